@@ -1,0 +1,447 @@
+/**
+ * Wire model: contract C4 (spec field names, snake_case), C5 (status words) and
+ * C7 (issue categories). These zod schemas are the single source: TypeScript types
+ * come from `z.infer`, the JSON Schemas in `events/schemas/` are generated from
+ * them (`npm run schemas`), and every edge validates with them.
+ *
+ * Durations on the wire are ISO-8601 (`PT5M`); times are RFC 3339.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------- primitives
+
+/** Identifiers travel in URLs, DynamoDB keys and SFN execution names (80 chars max there). */
+export const Identifier = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
+    'letters, digits and . _ : - only, starting with a letter or digit',
+  );
+
+/**
+ * ISO-8601 duration restricted to exact units (weeks, days, hours, minutes, seconds).
+ * Years and months are refused: their length depends on the calendar.
+ */
+export const IsoDuration = z
+  .string()
+  .max(64)
+  .regex(
+    /^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/,
+    'an ISO-8601 duration in weeks, days, hours, minutes or seconds, such as PT5M',
+  );
+
+/** RFC 3339 timestamp with `Z` or an explicit offset. */
+export const Timestamp = z.iso.datetime({ offset: true });
+
+// ---------------------------------------------------------------- C5 status words
+
+export const WorkflowStatus = z.enum([
+  'PENDING',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'ROLLING_BACK',
+  'ROLLED_BACK',
+  'ROLLBACK_FAILED',
+  'CANCELLED',
+]);
+export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
+
+export const StepStatus = z.enum([
+  'PENDING',
+  'DISPATCHED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'COMPENSATING',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+  'SKIPPED',
+]);
+export type StepStatus = z.infer<typeof StepStatus>;
+
+// ---------------------------------------------------------------- C7 categories
+
+export const Category = z.enum([
+  'configuration',
+  'deployment',
+  'capacity',
+  'network',
+  'infrastructure',
+  'dependency',
+  'data',
+  'security',
+  'coordination',
+  'recovery_process',
+]);
+export type Category = z.infer<typeof Category>;
+export const CATEGORIES: readonly Category[] = Category.options;
+
+export const Severity = z.enum(['critical', 'high', 'medium', 'low']);
+export type Severity = z.infer<typeof Severity>;
+
+// ---------------------------------------------------------------- issues
+
+export const Impact = z
+  .object({
+    users_affected: z.number().int().min(0).optional(),
+    services_affected: z.number().int().min(0).optional(),
+    revenue_per_hour: z.number().min(0).optional(),
+    /** When the SLA for this issue is breached; urgency rises as it nears. */
+    sla_deadline: Timestamp.optional(),
+  })
+  .strict();
+export type Impact = z.infer<typeof Impact>;
+
+export const ResourceDemand = z
+  .object({
+    cpu_units: z.number().min(0).max(1_000_000).optional(),
+    memory_mb: z.number().min(0).max(100_000_000).optional(),
+  })
+  .strict();
+export type ResourceDemand = z.infer<typeof ResourceDemand>;
+
+export const Issue = z
+  .object({
+    issue_id: Identifier,
+    title: z.string().min(1).max(256),
+    description: z.string().max(4096).optional(),
+    /** C7 category; triage infers it, with a reason and a confidence, when missing. */
+    category: Category.optional(),
+    severity: Severity,
+    component: z.string().max(128).optional(),
+    depends_on: z.array(Identifier).max(100).optional(),
+    impact: Impact.optional(),
+    /** Detector tags and metric names, e.g. `5xx_spike`, `cpu_high`; the classifier reads them. */
+    signals: z.array(z.string().max(64)).max(50).optional(),
+    detected_at: Timestamp.optional(),
+    estimated_duration: IsoDuration.optional(),
+    required_capabilities: z.array(z.string().max(64)).max(20).optional(),
+    /** Safe to run twice; only idempotent steps are re-dispatched to another agent. */
+    idempotent: z.boolean().optional(),
+    resources: ResourceDemand.optional(),
+    /** Free-form input for the agent. Only reference agents read `parameters.simulate` (C8). */
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type Issue = z.infer<typeof Issue>;
+
+export const SystemContext = z
+  .object({
+    environment: z.string().max(64).optional(),
+    region: z.string().max(32).optional(),
+    deployment_id: z.string().max(128).optional(),
+    /** The instant decisions are made for (issue age, SLA proximity); defaults to the server clock. */
+    now: Timestamp.optional(),
+    tags: z.record(z.string(), z.string().max(256)).optional(),
+  })
+  .strict();
+export type SystemContext = z.infer<typeof SystemContext>;
+
+export const ResourceConstraints = z
+  .object({
+    /** Most steps running at once across all agents. */
+    max_parallel_steps: z.number().int().min(1).max(10_000).optional(),
+    /** Shared CPU pool, in the same units as `Issue.resources.cpu_units`. */
+    cpu_units: z.number().min(0).optional(),
+    memory_mb: z.number().min(0).optional(),
+    /** Per-agent concurrency caps that override the agents' registered `max_concurrency`. */
+    agent_concurrency: z.record(Identifier, z.number().int().min(1).max(10_000)).optional(),
+    /** Routing refuses issues whose category confidence is below this (default 0.65). */
+    min_confidence: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+export type ResourceConstraints = z.infer<typeof ResourceConstraints>;
+
+export const MAX_ISSUES_PER_REQUEST = 1000;
+
+export const IssueTriageRequest = z
+  .object({
+    detected_issues: z.array(Issue).min(1).max(MAX_ISSUES_PER_REQUEST),
+    system_context: SystemContext.optional(),
+    resource_constraints: ResourceConstraints.optional(),
+  })
+  .strict();
+export type IssueTriageRequest = z.infer<typeof IssueTriageRequest>;
+
+// ---------------------------------------------------------------- agents
+
+export const AgentHealth = z.enum(['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'OFFLINE']);
+export type AgentHealth = z.infer<typeof AgentHealth>;
+
+export const CircuitState = z.enum(['CLOSED', 'OPEN', 'HALF_OPEN']);
+export type CircuitState = z.infer<typeof CircuitState>;
+
+export const AgentRegistration = z
+  .object({
+    agent_id: Identifier,
+    /** Free-form kind, e.g. `reference-network`. */
+    agent_type: z.string().max(64).optional(),
+    categories: z.array(Category).min(1),
+    capabilities: z.array(z.string().max(64)).max(50).optional(),
+    max_concurrency: z.number().int().min(1).max(10_000).default(1),
+    /** Mean duration of this agent's steps, used before any are observed. */
+    avg_step_duration: IsoDuration.optional(),
+    version: z.string().max(64).optional(),
+  })
+  .strict();
+export type AgentRegistration = z.infer<typeof AgentRegistration>;
+
+/** The router's view of one agent: registration plus live state. */
+export const AgentSnapshot = AgentRegistration.extend({
+  status: AgentHealth.default('HEALTHY'),
+  circuit_state: CircuitState.default('CLOSED'),
+  current_load: z.number().int().min(0).default(0),
+  /** Share of recent steps that succeeded, 0..1; unknown agents count as 1. */
+  success_rate: z.number().min(0).max(1).optional(),
+});
+export type AgentSnapshot = z.infer<typeof AgentSnapshot>;
+export type AgentSnapshotInput = z.input<typeof AgentSnapshot>;
+
+export const AgentStatusEntry = z
+  .object({
+    status: AgentHealth,
+    circuit_state: CircuitState.optional(),
+    current_load: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+/** agent_id -> live status, as given to a workflow (spec: `AgentStatusMatrix`). */
+export const AgentStatusMatrix = z.record(Identifier, AgentStatusEntry);
+export type AgentStatusMatrix = z.infer<typeof AgentStatusMatrix>;
+
+// ---------------------------------------------------------------- triage output
+
+export const UnassignedReason = z.enum([
+  'LOW_CONFIDENCE',
+  'NO_CAPABLE_AGENT',
+  'NO_HEALTHY_AGENT',
+  'ALL_CIRCUITS_OPEN',
+  'BLOCKED_BY_UNASSIGNED',
+]);
+export type UnassignedReason = z.infer<typeof UnassignedReason>;
+
+export const TriageDecision = z.object({
+  issue_id: Identifier,
+  /** Null when nothing in the issue points to any category. */
+  category: Category.nullable(),
+  category_source: z.enum(['provided', 'inferred']),
+  confidence: z.number().min(0).max(1),
+  /** Human-readable evidence for the category, e.g. `title: "throttled" (+3), signal: "cpu_high" (+2)`. */
+  category_reason: z.string(),
+  priority: z.number(),
+  status: z.enum(['ASSIGNED', 'UNASSIGNED']),
+  agent_id: Identifier.nullable(),
+  /** Why this agent, or why none. */
+  reason: z.string(),
+  unassigned_reason: UnassignedReason.optional(),
+});
+export type TriageDecision = z.infer<typeof TriageDecision>;
+
+export const ResourceRequirements = z.object({
+  total_steps: z.number().int().min(0),
+  peak_parallel_steps: z.number().int().min(0),
+  peak_cpu_units: z.number().min(0),
+  peak_memory_mb: z.number().min(0),
+  /** agent_id -> slots the plan uses at its peak. */
+  agent_slots: z.record(Identifier, z.number().int().min(0)),
+  /** Sum of all step durations. */
+  total_work: IsoDuration,
+});
+export type ResourceRequirements = z.infer<typeof ResourceRequirements>;
+
+export const AgentAssignmentResult = z.object({
+  /** agent_id -> issue_ids, each list in execution order. */
+  assigned_agents: z.record(Identifier, z.array(Identifier)),
+  /** Agent ids in the order their first step starts. */
+  execution_order: z.array(Identifier),
+  estimated_duration: IsoDuration,
+  resource_requirements: ResourceRequirements,
+  /** Issues routed to manual triage (C5), each with a reason. */
+  unassigned: z.array(z.object({ issue_id: Identifier, reason: UnassignedReason, detail: z.string() })),
+  /** One decision per issue, in input order. */
+  decisions: z.array(TriageDecision),
+});
+export type AgentAssignmentResult = z.infer<typeof AgentAssignmentResult>;
+
+// ---------------------------------------------------------------- recovery plans
+
+export const PlanStep = z
+  .object({
+    step_id: Identifier,
+    issue_id: Identifier,
+    /** Omitted: the router picks one for the step's category. */
+    agent_id: Identifier.optional(),
+    category: Category.optional(),
+    action: z.string().max(64).default('remediate'),
+    depends_on: z.array(Identifier).max(100).default([]),
+    estimated_duration: IsoDuration.optional(),
+    idempotent: z.boolean().default(false),
+    resources: ResourceDemand.optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type PlanStep = z.infer<typeof PlanStep>;
+
+export const RecoveryPlan = z
+  .object({
+    plan_id: Identifier.optional(),
+    steps: z.array(PlanStep).min(1).max(10_000),
+    /** Issue details the steps refer to, passed on to agents. */
+    issues: z.array(Issue).max(10_000).optional(),
+    constraints: ResourceConstraints.optional(),
+  })
+  .strict();
+export type RecoveryPlan = z.infer<typeof RecoveryPlan>;
+
+export const ProgressState = z
+  .object({
+    /** Steps already done in an earlier run; a resumed workflow skips them. */
+    succeeded_steps: z.array(Identifier).default([]),
+  })
+  .strict();
+export type ProgressState = z.infer<typeof ProgressState>;
+
+export const RecoveryWorkflowRequest = z
+  .object({
+    recovery_plan: RecoveryPlan,
+    agent_status: AgentStatusMatrix.optional(),
+    progress_state: ProgressState.optional(),
+  })
+  .strict();
+export type RecoveryWorkflowRequest = z.infer<typeof RecoveryWorkflowRequest>;
+
+// ---------------------------------------------------------------- planning output
+
+export const ScheduledStep = z.object({
+  step_id: Identifier,
+  issue_id: Identifier,
+  agent_id: Identifier,
+  depends_on: z.array(Identifier),
+  wave: z.number().int().min(0),
+  duration_ms: z.number().min(0),
+  /** Planned start and finish, in ms from the plan's start. */
+  start_offset_ms: z.number().min(0),
+  finish_offset_ms: z.number().min(0),
+  /** Longest path from this step to the end of the plan, itself included. */
+  bottom_level_ms: z.number().min(0),
+  on_critical_path: z.boolean(),
+  cpu_units: z.number().min(0),
+  memory_mb: z.number().min(0),
+});
+export type ScheduledStep = z.infer<typeof ScheduledStep>;
+
+export const Wave = z.object({
+  index: z.number().int().min(0),
+  step_ids: z.array(Identifier),
+  max_concurrency: z.number().int().min(1),
+  /** How long this wave takes when run on its own under the same limits. */
+  span_ms: z.number().min(0),
+});
+export type Wave = z.infer<typeof Wave>;
+
+export const ResourceAllocation = z.object({
+  steps: z.array(ScheduledStep),
+  waves: z.array(Wave),
+  critical_path: z.array(Identifier),
+  critical_path_duration: IsoDuration,
+  /** Planned duration with dependency-gated dispatch (each step starts when its inputs and a slot are ready). */
+  makespan: IsoDuration,
+  /** Planned duration if every wave waits for the previous one to finish. */
+  wave_makespan: IsoDuration,
+  /** The larger of the critical path and total work over capacity: no schedule can beat it. */
+  lower_bound: IsoDuration,
+  eta_completion: Timestamp,
+  utilization: z.object({
+    /** Busy agent-slot time over (slots of agents used x makespan). */
+    agent_slots: z.number().min(0).max(1),
+    /** lower_bound / makespan: 1 means no schedule could be shorter. */
+    efficiency: z.number().min(0).max(1),
+    cpu: z.number().min(0).max(1).nullable(),
+    memory: z.number().min(0).max(1).nullable(),
+  }),
+  agent_allocations: z.record(
+    Identifier,
+    z.object({ slots: z.number().int().min(1), steps: z.number().int().min(0), busy_ms: z.number().min(0) }),
+  ),
+  resource_requirements: ResourceRequirements,
+});
+export type ResourceAllocation = z.infer<typeof ResourceAllocation>;
+
+// ---------------------------------------------------------------- progress, results
+
+export const ProgressReport = z.object({
+  completion_percentage: z.number().min(0).max(100),
+  active_agents: z.array(Identifier),
+  resolved_issues: z.array(Identifier),
+  blocking_issues: z.array(Identifier),
+  /** Null while nothing is left to estimate from, e.g. a workflow that has ended. */
+  eta_completion: Timestamp.nullable(),
+});
+export type ProgressReport = z.infer<typeof ProgressReport>;
+
+export const StepResult = z.object({
+  step_id: Identifier,
+  issue_id: Identifier,
+  agent_id: Identifier,
+  status: StepStatus,
+  attempts: z.number().int().min(0),
+  started_at: Timestamp.nullable(),
+  completed_at: Timestamp.nullable(),
+  output: z.unknown().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type StepResult = z.infer<typeof StepResult>;
+
+export const ExecutionResult = z.object({
+  workflow_id: Identifier,
+  status: WorkflowStatus,
+  started_at: Timestamp,
+  completed_at: Timestamp.nullable(),
+  duration: IsoDuration.nullable(),
+  steps: z.array(StepResult),
+  resolved_issues: z.array(Identifier),
+  failed_issues: z.array(Identifier),
+  rollback: z.lazy(() => RollbackResult).optional(),
+});
+export type ExecutionResult = z.infer<typeof ExecutionResult>;
+
+export const Compensation = z.object({
+  step_id: Identifier,
+  issue_id: Identifier,
+  agent_id: Identifier,
+  /** Same key on every retry, so an agent can drop duplicates. */
+  idempotency_key: z.string(),
+  /** Position in the rollback, 0 first (the step that completed last). */
+  order: z.number().int().min(0),
+});
+export type Compensation = z.infer<typeof Compensation>;
+
+export const RollbackResult = z.object({
+  workflow_id: Identifier,
+  failure_point: z.string().nullable(),
+  reason: z.string(),
+  status: z.enum(['ROLLED_BACK', 'ROLLBACK_FAILED', 'NOTHING_TO_ROLL_BACK']),
+  compensated_steps: z.array(Identifier),
+  failed_compensations: z.array(Identifier),
+  skipped_steps: z.array(Identifier),
+});
+export type RollbackResult = z.infer<typeof RollbackResult>;
+
+/** Every schema that gets a JSON Schema file in `events/schemas/`, by file name. */
+export const WIRE_SCHEMAS = {
+  Issue,
+  IssueTriageRequest,
+  AgentRegistration,
+  AgentAssignmentResult,
+  RecoveryWorkflowRequest,
+  RecoveryPlan,
+  ResourceConstraints,
+  ResourceAllocation,
+  ProgressReport,
+  ExecutionResult,
+  RollbackResult,
+} as const;
