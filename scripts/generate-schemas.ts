@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSchemas } from '../events/render-schemas';
+import { renderSchemas } from '#events/render-schemas';
 
 const dir = join(__dirname, '..', 'events', 'schemas');
 const check = process.argv.includes('--check');

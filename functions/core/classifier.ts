@@ -5,6 +5,9 @@
  * weights 1..3. An issue's text is tokenised, lightly stemmed, and every distinct
  * term found adds `weight x field factor` to its category; the factor is the largest
  * of the fields the term appears in (component and signals 2, title 1.5, description 1).
+ * At each position the longest term wins and consumes its words, so a phrase never
+ * also counts its own words, for its category or another; in exchange a phrase weighs
+ * 1.5x (two words) or 2x (three words) its listed weight.
  *
  *   confidence = top / (top + runner_up + EVIDENCE_PRIOR)
  *
@@ -15,6 +18,8 @@
 import type { Category, Issue } from './wire';
 
 export const EVIDENCE_PRIOR = 2;
+/** Each word past the first adds half the term's weight: `disk full` (3) counts 4.5. */
+export const PHRASE_BONUS = 0.5;
 
 const FIELD_FACTOR = { component: 2, signals: 2, title: 1.5, description: 1 } as const;
 type Field = keyof typeof FIELD_FACTOR;
@@ -77,6 +82,8 @@ const LEXICON: Record<Category, Record<string, number>> = {
     surge: 3,
     'traffic surge': 3,
     oom: 3,
+    oomkilled: 3,
+    'memory leak': 3,
     'out of memory': 3,
     'connection pool': 3,
     'thread pool': 3,
@@ -171,7 +178,6 @@ const LEXICON: Record<Category, Record<string, number>> = {
     downstream: 2,
     integration: 2,
     webhook: 2,
-    api: 1,
     outage: 1,
   },
   data: {
@@ -179,6 +185,8 @@ const LEXICON: Record<Category, Record<string, number>> = {
     corrupted: 3,
     corruption: 3,
     replication: 3,
+    replicate: 3,
+    replicated: 3,
     'replica lag': 3,
     consistency: 3,
     inconsistent: 3,
@@ -232,6 +240,7 @@ const LEXICON: Record<Category, Record<string, number>> = {
   },
   coordination: {
     registration: 3,
+    register: 3,
     discovery: 3,
     'service discovery': 3,
     heartbeat: 3,
@@ -247,7 +256,6 @@ const LEXICON: Record<Category, Record<string, number>> = {
     communication: 2,
     lock: 2,
     orchestrator: 2,
-    broker: 2,
     quorum: 2,
     consensus: 2,
   },
@@ -281,6 +289,7 @@ export function stem(word: string): string {
   else if (w.length > 6 && w.endsWith('ation')) w = w.slice(0, -5);
   else if (w.length > 6 && w.endsWith('ions')) w = w.slice(0, -4);
   else if (w.length > 5 && w.endsWith('ion')) w = w.slice(0, -3);
+  else if (w.length > 8 && w.endsWith('ments')) w = w.slice(0, -5);
   else if (w.length > 7 && w.endsWith('ment')) w = w.slice(0, -4);
   else if (w.length > 5 && w.endsWith('ing')) w = w.slice(0, -3);
   else if (w.length > 4 && w.endsWith('ies')) w = `${w.slice(0, -3)}y`;
@@ -291,6 +300,7 @@ export function stem(word: string): string {
 }
 
 const TOKEN = /[a-z0-9]+/g;
+const MAX_TERM_WORDS = 3;
 
 export function tokenize(text: string): string[] {
   return (text.toLowerCase().match(TOKEN) ?? []).map(stem);
@@ -307,14 +317,25 @@ const TERMS: ReadonlyMap<string, readonly Term[]> = (() => {
   const map = new Map<string, Term[]>();
   for (const [category, terms] of Object.entries(LEXICON) as [Category, Record<string, number>][]) {
     for (const [label, weight] of Object.entries(terms)) {
-      const key = tokenize(label).join(' ');
+      const words = tokenize(label);
+      const key = words.join(' ');
       const list = map.get(key) ?? [];
-      if (!list.some((t) => t.category === category)) list.push({ category, weight, label });
+      // A phrase is more specific than any of its words, and it consumes them when it matches.
+      const phraseWeight = weight * (1 + PHRASE_BONUS * (words.length - 1));
+      if (!list.some((t) => t.category === category)) list.push({ category, weight: phraseWeight, label });
       map.set(key, list);
     }
   }
   return map;
 })();
+
+/** Every proper prefix of a multi-word term ("out", "out of"): lets the scan stop early. */
+const PHRASE_STARTS: ReadonlySet<string> = new Set(
+  [...TERMS.keys()].flatMap((key) => {
+    const words = key.split(' ');
+    return words.slice(1).map((_, k) => words.slice(0, k + 1).join(' '));
+  }),
+);
 
 export interface Classification {
   /** Null when no term matched at all. */
@@ -339,20 +360,30 @@ export function classifyIssue(
     if (!text) return;
     const tokens = tokenize(text);
     const factor = FIELD_FACTOR[field];
-    for (let i = 0; i < tokens.length; i++) {
+    // Longest match wins at each position and consumes its words, so "load balancer"
+    // counts for network without "load" also counting for capacity.
+    for (let i = 0; i < tokens.length; ) {
+      let match: string | undefined;
+      let width = 1;
       let key = tokens[i] as string;
-      for (let n = 0; n < 3 && i + n < tokens.length; n++) {
-        if (n > 0) key = `${key} ${tokens[i + n]}`;
-        if (!TERMS.has(key)) continue;
-        const prev = found.get(key);
-        if (!prev || prev.factor < factor) found.set(key, { factor, field });
+      for (let n = 1; n <= MAX_TERM_WORDS && i + n <= tokens.length; n++) {
+        if (n > 1) key = `${key} ${tokens[i + n - 1]}`;
+        if (TERMS.has(key)) {
+          match = key;
+          width = n;
+        }
+        if (!PHRASE_STARTS.has(key)) break;
       }
+      i += width;
+      if (!match) continue;
+      const prev = found.get(match);
+      if (!prev || prev.factor < factor) found.set(match, { factor, field });
     }
   };
   scan('title', issue.title);
   scan('description', issue.description);
   scan('component', issue.component);
-  scan('signals', issue.signals?.join(' '));
+  for (const signal of issue.signals ?? []) scan('signals', signal);
 
   const scores: Partial<Record<Category, number>> = {};
   const evidence: Partial<Record<Category, string[]>> = {};

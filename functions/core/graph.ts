@@ -103,31 +103,40 @@ function findCycle(
 }
 
 /**
- * Counts, for each node, how many nodes depend on it directly or transitively.
- * Exact counts need reachability sets; above `exactLimit` nodes this falls back to
- * the sum of direct dependents' counts, an upper bound that keeps it linear.
+ * Counts, for each node, how many nodes depend on it directly or transitively,
+ * exactly up to `cap` (a count of `cap` means "cap or more").
+ *
+ * Priority saturates at 63 blocked issues, so nothing above the cap matters, and
+ * capping keeps both time and memory linear in the batch (at most `cap` ids kept
+ * per node) whatever the shape of the graph.
  */
-export function transitiveDependentCounts(graph: DependencyGraph, exactLimit = 2000): number[] {
+export function transitiveDependentCounts(graph: DependencyGraph, cap = 64): number[] {
   const n = graph.ids.length;
   const counts = new Array<number>(n).fill(0);
-  const reverse = [...graph.topological].reverse();
-  if (n > exactLimit) {
-    for (const i of reverse) {
-      let c = 0;
-      for (const d of graph.dependents[i] ?? []) c += 1 + (counts[d] as number);
-      counts[i] = c;
+  const reach: Int32Array[] = new Array(n);
+  const empty = new Int32Array(0);
+  // stamp[x] === i means x is already in node i's set; saves allocating a Set per node.
+  const stamp = new Int32Array(n).fill(-1);
+  for (let k = n - 1; k >= 0; k--) {
+    const i = graph.topological[k] as number;
+    const direct = graph.dependents[i] ?? [];
+    if (direct.length === 0) {
+      reach[i] = empty;
+      continue;
     }
-    return counts;
-  }
-  const reach: Set<number>[] = new Array(n);
-  for (const i of reverse) {
-    const s = new Set<number>();
-    for (const d of graph.dependents[i] ?? []) {
-      s.add(d);
-      for (const x of reach[d] as Set<number>) s.add(x);
+    const found: number[] = [];
+    const add = (x: number) => {
+      if (stamp[x] === i) return false;
+      stamp[x] = i;
+      found.push(x);
+      return found.length >= cap;
+    };
+    outer: for (const d of direct) {
+      if (add(d)) break;
+      for (const x of reach[d] as Int32Array) if (add(x)) break outer;
     }
-    reach[i] = s;
-    counts[i] = s.size;
+    reach[i] = Int32Array.from(found);
+    counts[i] = found.length;
   }
   return counts;
 }

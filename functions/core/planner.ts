@@ -173,16 +173,24 @@ export function planSchedule(
     agentWork[agent[i] as number] = (agentWork[agent[i] as number] as number) + d;
     agentSteps[agent[i] as number] = (agentSteps[agent[i] as number] as number) + 1;
   }
+  // No work spreads over any capacity in no time, even a capacity of zero (0 / 0 is NaN).
+  const spread = (work: number, capacity: number) => (work === 0 ? 0 : work / capacity);
   const lowerBound = Math.max(
     cpLength,
-    totalWork / maxParallel,
-    cpuWork / cpuPool,
-    memWork / memPool,
-    ...agentWork.map((w, a) => w / (agentSlots[a] as number)),
+    spread(totalWork, maxParallel),
+    spread(cpuWork, cpuPool),
+    spread(memWork, memPool),
+    ...agentWork.map((w, a) => spread(w, agentSlots[a] as number)),
   );
 
   const makespan = schedule.makespan;
-  const slotsUsed = schedule.peakAgent.reduce((s, x) => s + x, 0);
+  // Usable slots: each agent's own (what it used at its peak, when unlimited), within the global cap.
+  const agentCapacity = agentIds.reduce(
+    (sum, _, k) =>
+      sum + (Number.isFinite(agentSlots[k]) ? (agentSlots[k] as number) : (schedule.peakAgent[k] as number)),
+    0,
+  );
+  const usableSlots = Math.min(maxParallel, agentCapacity);
   const resourceRequirements: ResourceRequirements = {
     total_steps: n,
     peak_parallel_steps: schedule.peakParallel,
@@ -226,7 +234,7 @@ export function planSchedule(
     lower_bound: formatDuration(lowerBound),
     eta_completion: new Date(start_ms + makespan).toISOString(),
     utilization: {
-      agent_slots: makespan > 0 && slotsUsed > 0 ? clamp01(totalWork / (slotsUsed * makespan)) : 1,
+      agent_slots: makespan > 0 && usableSlots > 0 ? clamp01(totalWork / (usableSlots * makespan)) : 1,
       efficiency: makespan > 0 ? clamp01(lowerBound / makespan) : 1,
       cpu:
         Number.isFinite(cpuPool) && cpuPool > 0 && makespan > 0
@@ -290,7 +298,11 @@ function listSchedule(p: Problem): Schedule {
       const queue = ready[a] as MinHeap;
       const i = queue.peek() as number;
       // Blocked by a pool: this agent sits out until something finishes, and others backfill.
-      if (cpuUsed + (p.cpu[i] as number) > p.cpuPool || memUsed + (p.mem[i] as number) > p.memPool) continue;
+      if (
+        exceeds(cpuUsed + (p.cpu[i] as number), p.cpuPool) ||
+        exceeds(memUsed + (p.mem[i] as number), p.memPool)
+      )
+        continue;
       queue.pop();
       start[i] = now;
       finish[i] = now + (p.dur[i] as number);
@@ -324,6 +336,11 @@ function listSchedule(p: Problem): Schedule {
         remaining[d] = (remaining[d] as number) - 1;
         if (remaining[d] === 0) ready[p.agent[d] as number]?.push(d);
       }
+    }
+    // Fractional amounts drift when added and taken away (0.1 + 0.3 - 0.1 - 0.3 != 0).
+    if (running.size === 0) {
+      cpuUsed = 0;
+      memUsed = 0;
     }
   }
   // Steps still running when the last one starts end later; the latest finish is the makespan.
@@ -404,6 +421,11 @@ function checkedAmount(value: number, field: string, stepId: string): number {
       { step_id: stepId, field, value },
     ]);
   return value;
+}
+
+/** Pool check with a relative tolerance, so float rounding never refuses a step that fits. */
+function exceeds(amount: number, pool: number): boolean {
+  return amount > pool + 1e-9 * Math.max(1, pool);
 }
 
 function clamp01(x: number): number {

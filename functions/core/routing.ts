@@ -67,36 +67,43 @@ export function routeIssues(
   }
 
   // Static refusals first, so that blocking can propagate before load balancing.
-  const refused = new Map<string, { reason: UnassignedReason; detail: string }>();
-  const candidates = new Map<string, AgentSnapshot[]>();
-  for (const issue of issues) {
+  // Issues are tracked by position; eligibility depends only on (category, capabilities).
+  const refused: (Refusal | undefined)[] = new Array(issues.length);
+  const candidates: (readonly AgentSnapshot[] | undefined)[] = new Array(issues.length);
+  const eligibility = new Map<string, { agents: AgentSnapshot[] } | Refusal>();
+  issues.forEach((issue, k) => {
     if (issue.refused) {
-      refused.set(issue.issue_id, issue.refused);
-      continue;
+      refused[k] = issue.refused;
+      return;
     }
-    const outcome = eligibleAgents(issue, byCategory);
-    if ('reason' in outcome) refused.set(issue.issue_id, outcome);
-    else candidates.set(issue.issue_id, outcome.agents);
-  }
+    const key = `${issue.category}|${(issue.required_capabilities ?? []).join(',')}`;
+    let outcome = eligibility.get(key);
+    if (!outcome) {
+      outcome = eligibleAgents(issue, byCategory);
+      eligibility.set(key, outcome);
+    }
+    if ('reason' in outcome) refused[k] = outcome;
+    else candidates[k] = outcome.agents;
+  });
   propagateBlocking(issues, refused);
 
   const extraLoad = new Map<string, number>();
-  const decisions = new Map<string, RouteDecision>();
-  const routingOrder = [...issues].sort(
-    (a, b) => b.priority - a.priority || compareIds(a.issue_id, b.issue_id),
-  );
-  for (const issue of routingOrder) {
-    const refusal = refused.get(issue.issue_id);
+  const decisions: RouteDecision[] = new Array(issues.length);
+  const routingOrder = issues
+    .map((_, k) => k)
+    .sort(
+      (a, b) =>
+        (issues[b] as RoutableIssue).priority - (issues[a] as RoutableIssue).priority ||
+        compareIds((issues[a] as RoutableIssue).issue_id, (issues[b] as RoutableIssue).issue_id),
+    );
+  for (const k of routingOrder) {
+    const issue = issues[k] as RoutableIssue;
+    const refusal = refused[k];
     if (refusal) {
-      decisions.set(issue.issue_id, {
-        issue_id: issue.issue_id,
-        status: 'UNASSIGNED',
-        agent_id: null,
-        ...refusal,
-      });
+      decisions[k] = { issue_id: issue.issue_id, status: 'UNASSIGNED', agent_id: null, ...refusal };
       continue;
     }
-    const pool = candidates.get(issue.issue_id) ?? [];
+    const pool = candidates[k] ?? [];
     let best: { agent: AgentSnapshot; score: number; load: number } | undefined;
     for (const agent of pool) {
       const load = (agent.current_load + (extraLoad.get(agent.agent_id) ?? 0)) / agent.max_concurrency;
@@ -108,14 +115,19 @@ export function routeIssues(
     // eligibleAgents never returns an empty list without a reason.
     const chosen = best as { agent: AgentSnapshot; score: number; load: number };
     extraLoad.set(chosen.agent.agent_id, (extraLoad.get(chosen.agent.agent_id) ?? 0) + 1);
-    decisions.set(issue.issue_id, {
+    decisions[k] = {
       issue_id: issue.issue_id,
       status: 'ASSIGNED',
       agent_id: chosen.agent.agent_id,
       reason: `best of ${pool.length} eligible for ${issue.category}: score ${round2(chosen.score)}, load ${round2(chosen.load)}`,
-    });
+    };
   }
-  return issues.map((i) => decisions.get(i.issue_id) as RouteDecision);
+  return decisions;
+}
+
+interface Refusal {
+  readonly reason: UnassignedReason;
+  readonly detail: string;
 }
 
 function scoreAgent(agent: AgentSnapshot, loadRatio: number): number {
@@ -130,7 +142,7 @@ function scoreAgent(agent: AgentSnapshot, loadRatio: number): number {
 function eligibleAgents(
   issue: RoutableIssue,
   byCategory: ReadonlyMap<Category, readonly AgentSnapshot[]>,
-): { agents: AgentSnapshot[] } | { reason: UnassignedReason; detail: string } {
+): { agents: AgentSnapshot[] } | Refusal {
   if (!issue.category) return { reason: 'LOW_CONFIDENCE', detail: 'no category could be inferred' };
   const needs = issue.required_capabilities ?? [];
   const capable = (byCategory.get(issue.category) ?? []).filter((a) =>
@@ -152,28 +164,28 @@ function eligibleAgents(
 }
 
 /** Marks dependents of refused issues as blocked, transitively (breadth-first). */
-function propagateBlocking(
-  issues: readonly RoutableIssue[],
-  refused: Map<string, { reason: UnassignedReason; detail: string }>,
-): void {
-  const dependents = new Map<string, string[]>();
-  for (const issue of issues) {
+function propagateBlocking(issues: readonly RoutableIssue[], refused: (Refusal | undefined)[]): void {
+  const position = new Map(issues.map((issue, k) => [issue.issue_id, k]));
+  const dependents: number[][] = issues.map(() => []);
+  issues.forEach((issue, k) => {
     for (const d of issue.depends_on ?? []) {
-      const list = dependents.get(d);
-      if (list) list.push(issue.issue_id);
-      else dependents.set(d, [issue.issue_id]);
+      const j = position.get(d);
+      if (j !== undefined) dependents[j]?.push(k);
     }
-  }
-  const queue = [...refused.keys()];
+  });
+  const queue: number[] = [];
+  refused.forEach((r, k) => {
+    if (r) queue.push(k);
+  });
   for (let head = 0; head < queue.length; head++) {
-    const blocker = queue[head] as string;
-    for (const dependent of dependents.get(blocker) ?? []) {
-      if (refused.has(dependent)) continue;
-      refused.set(dependent, {
+    const blocker = queue[head] as number;
+    for (const k of dependents[blocker] ?? []) {
+      if (refused[k]) continue;
+      refused[k] = {
         reason: 'BLOCKED_BY_UNASSIGNED',
-        detail: `depends on ${blocker}, which is unassigned`,
-      });
-      queue.push(dependent);
+        detail: `depends on ${(issues[blocker] as RoutableIssue).issue_id}, which is unassigned`,
+      };
+      queue.push(k);
     }
   }
 }

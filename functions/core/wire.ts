@@ -356,7 +356,7 @@ export const ResourceAllocation = z.object({
   lower_bound: IsoDuration,
   eta_completion: Timestamp,
   utilization: z.object({
-    /** Busy agent-slot time over (slots of agents used x makespan). */
+    /** Busy slot time over (usable slots x makespan); usable = min(max_parallel_steps, sum of agent slots). */
     agent_slots: z.number().min(0).max(1),
     /** lower_bound / makespan: 1 means no schedule could be shorter. */
     efficiency: z.number().min(0).max(1),
