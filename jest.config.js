@@ -6,13 +6,25 @@ const transform = {
     '@swc/jest',
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
   ],
+  // ESM-only dependencies (see transformIgnorePatterns) become CommonJS for Jest.
+  '^.+\\.m?js$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
 };
 
-/** Subpath imports (#core/*, #shared/*, #events/*) mirror package.json "imports". */
+/**
+ * @middy/core 6 and jose 6 ship only ES modules, which Jest's CommonJS runtime cannot
+ * require on Node 20; they are transformed, every other package is loaded as is.
+ */
+const transformIgnorePatterns = ['/node_modules/(?!(@middy|jose)/)'];
+
+/** Subpath imports (#core/*, #shared/*, #events/*, #local/*) mirror package.json "imports". */
 const moduleNameMapper = {
   '^#core/(.*)$': '<rootDir>/functions/core/$1',
   '^#shared/(.*)$': '<rootDir>/functions/shared/$1',
   '^#events/(.*)$': '<rootDir>/events/$1',
+  '^#local/(.*)$': '<rootDir>/local/$1',
 };
 
 /** @param {string} name @param {Partial<import('jest').Config>} [extra] */
@@ -22,6 +34,7 @@ const project = (name, extra = {}) => ({
   testEnvironment: 'node',
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   transform,
+  transformIgnorePatterns,
   moduleNameMapper,
   ...extra,
 });
@@ -31,7 +44,12 @@ module.exports = {
   projects: [
     project('unit'),
     project('infra'),
-    project('integration', { slowTestThreshold: 30 }),
+    project('integration', {
+      slowTestThreshold: 30,
+      // DynamoDB Local and the Secrets Manager boot once for the whole project.
+      globalSetup: '<rootDir>/test/integration/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/setup/global-teardown.ts',
+    }),
     project('e2e', { slowTestThreshold: 60 }),
   ],
   collectCoverageFrom: ['functions/core/**/*.ts', 'events/**/*.ts'],

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { WIRE_SCHEMAS } from '../functions/core/wire';
 
 /**

@@ -6,7 +6,7 @@
  *
  * Durations on the wire are ISO-8601 (`PT5M`); times are RFC 3339.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 // ---------------------------------------------------------------- primitives
 
@@ -431,6 +431,70 @@ export const RollbackResult = z.object({
 });
 export type RollbackResult = z.infer<typeof RollbackResult>;
 
+// ---------------------------------------------------------------- REST API (C3)
+
+/** 202 answer to POST issues. */
+export const IntakeAccepted = z.object({
+  workflow_id: Identifier,
+  /** The Step Functions execution, or null when none was started (e.g. nothing could be assigned). */
+  execution_arn: z.string().nullable(),
+  status: WorkflowStatus,
+  assignment: AgentAssignmentResult,
+});
+export type IntakeAccepted = z.infer<typeof IntakeAccepted>;
+
+/** An agent as the registry stores and returns it. */
+export const AgentRecord = AgentSnapshot.extend({
+  registered_at: Timestamp,
+  updated_at: Timestamp,
+  last_heartbeat_at: Timestamp.nullable(),
+  /** Optimistic-locking counter; every change adds one. */
+  version: z.number().int().min(1),
+});
+export type AgentRecord = z.infer<typeof AgentRecord>;
+
+export const AgentList = z.object({ agents: z.array(AgentRecord) });
+export type AgentList = z.infer<typeof AgentList>;
+
+export const HeartbeatRequest = z
+  .object({
+    status: AgentHealth.optional(),
+    current_load: z.number().int().min(0).max(10_000).optional(),
+    /** Set when the caller read the agent first and wants the update only if nothing changed since. */
+    expected_version: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+/** POST resources/optimize: plan the given plan, or the pending backlog when none is given. */
+export const OptimizeRequest = z
+  .object({
+    recovery_plan: RecoveryPlan.optional(),
+    constraints: ResourceConstraints.optional(),
+  })
+  .strict();
+export type OptimizeRequest = z.infer<typeof OptimizeRequest>;
+
+export const ErrorBody = z.object({
+  error: z.object({
+    /** Stable, machine-readable, e.g. VALIDATION_FAILED, DEPENDENCY_CYCLE. */
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.unknown()).optional(),
+    /** Present on 5xx: quote it to support; the detail is in the logs under this id. */
+    request_id: z.string().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const HealthReport = z.object({
+  status: z.literal('ok'),
+  service: z.string(),
+  version: z.string(),
+  time: Timestamp,
+});
+export type HealthReport = z.infer<typeof HealthReport>;
+
 /** Every schema that gets a JSON Schema file in `events/schemas/`, by file name. */
 export const WIRE_SCHEMAS = {
   Issue,
@@ -444,4 +508,11 @@ export const WIRE_SCHEMAS = {
   ProgressReport,
   ExecutionResult,
   RollbackResult,
+  IntakeAccepted,
+  AgentRecord,
+  AgentList,
+  HeartbeatRequest,
+  OptimizeRequest,
+  ErrorBody,
+  HealthReport,
 } as const;

@@ -1,0 +1,197 @@
+/**
+ * The OpenAPI 3.1 document, generated from ROUTES and their zod schemas, never
+ * written by hand. Request bodies are described as clients may send them (`io:
+ * 'input'`: fields with defaults are optional); answers as the API returns them
+ * (`io: 'output'`). Routes with roles carry bearer-JWT security, their roles in the
+ * description and in `x-roles`. Pure and deterministic: the same ROUTES give the same
+ * document, byte for byte.
+ */
+import * as z from 'zod';
+import { ErrorBody, Identifier, WIRE_SCHEMAS } from '#core/wire';
+import { IDEMPOTENCY_TTL_SECONDS, IdempotencyKey, MAX_BODY_BYTES } from '#shared/request-rules';
+import { API_BASE_PATH, ROUTES, type RouteSpec } from '#shared/routes';
+
+export const OPENAPI_VERSION = '3.1.0';
+/** Version of the REST contract (C3), not of the package. */
+export const API_VERSION = '1.0.0';
+
+type JsonObject = { [key: string]: unknown };
+
+const ERROR_RESPONSES = {
+  400: ['BadRequest', 'Malformed JSON, a body that fails validation, or a missing Idempotency-Key.'],
+  401: ['Unauthorized', 'No bearer token, or one that is invalid or expired.'],
+  403: ['Forbidden', "The token's role may not call this route, or an agent named another agent's id."],
+  404: ['NotFound', 'No such resource.'],
+  409: [
+    'Conflict',
+    'A duplicate id, a concurrent update, or an Idempotency-Key reused or still in progress.',
+  ],
+  413: ['PayloadTooLarge', `The body exceeds ${MAX_BODY_BYTES} bytes, or one issue is too large to store.`],
+  422: [
+    'Unprocessable',
+    'A dependency cycle, an unknown dependency, or a plan that cannot be routed or run.',
+  ],
+  429: ['Throttled', 'Too many requests; retry with backoff.'],
+  500: ['InternalError', 'Unexpected failure; quote `request_id` to support.'],
+} as const satisfies Record<number, readonly [string, string]>;
+
+type ErrorStatus = keyof typeof ERROR_RESPONSES;
+
+/**
+ * Builds the document for `routes`.
+ * @example
+ * const doc = buildOpenApiDocument();
+ * doc.paths['/api/orchestrator/issues'].post.operationId // 'submitIssues'
+ */
+export function buildOpenApiDocument(routes: readonly RouteSpec[] = ROUTES): JsonObject {
+  const names = schemaNames(routes);
+  const paths: Record<string, Record<string, JsonObject>> = {};
+  for (const route of routes) {
+    const path = `/${API_BASE_PATH}/${route.path}`;
+    paths[path] ??= {};
+    (paths[path] as Record<string, JsonObject>)[route.method.toLowerCase()] = operation(route, names);
+  }
+  return {
+    openapi: OPENAPI_VERSION,
+    info: {
+      title: 'Master Orchestrator API',
+      version: API_VERSION,
+      description:
+        'Triage detected issues, route them to recovery agents and run recoveries as workflows. ' +
+        'Every route but health and openapi.json needs `Authorization: Bearer <jwt>`.',
+    },
+    // Relative to where this document is served (<stage>/api/orchestrator/openapi.json): the stage root.
+    servers: [{ url: '../..', description: 'the API stage this document is served from' }],
+    paths,
+    components: {
+      schemas: componentSchemas(names),
+      responses: Object.fromEntries(
+        Object.values(ERROR_RESPONSES).map(([name, description]) => [
+          name,
+          { description, content: { 'application/json': { schema: ref('ErrorBody') } } },
+        ]),
+      ),
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      },
+    },
+  };
+}
+
+function operation(route: RouteSpec, names: SchemaNames): JsonObject {
+  const isProtected = route.roles.length > 0;
+  const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+  const errors: ErrorStatus[] = [];
+  if (route.request || route.idempotent) errors.push(400);
+  if (isProtected) errors.push(401, 403);
+  if (pathParams.length > 0) errors.push(404);
+  if (route.request || route.idempotent) errors.push(409);
+  if (route.request) errors.push(413, 422);
+  errors.push(429, 500);
+
+  const parameters: JsonObject[] = pathParams.map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: jsonSchema(Identifier, 'input'),
+  }));
+  if (route.idempotent)
+    parameters.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: true,
+      description: `Retries with the same key within ${IDEMPOTENCY_TTL_SECONDS / 3600} h get the first answer; the same key with another body is a 409.`,
+      schema: jsonSchema(IdempotencyKey, 'input'),
+    });
+
+  const successBody = route.success.body ? names.output.get(route.success.body) : undefined;
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    description: isProtected
+      ? `Roles: ${route.roles.join(', ')}.${route.agentSelfOnly ? ' An agent token may act only on its own agent id.' : ''}`
+      : 'Public: no token needed.',
+    tags: [route.path.split('/')[0]],
+    'x-roles': [...route.roles],
+    security: isProtected ? [{ bearerAuth: [] }] : [],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.request
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref(names.input.get(route.request) as string) } },
+          },
+        }
+      : {}),
+    responses: {
+      [route.success.status]: {
+        description: route.summary,
+        ...(route.success.status === 204
+          ? {}
+          : {
+              content: {
+                'application/json': { schema: successBody ? ref(successBody) : { type: 'object' } },
+              },
+            }),
+      },
+      ...Object.fromEntries(
+        errors.map((status) => [status, { $ref: `#/components/responses/${ERROR_RESPONSES[status][0]}` }]),
+      ),
+    },
+  };
+}
+
+interface SchemaNames {
+  readonly input: Map<z.ZodType, string>;
+  readonly output: Map<z.ZodType, string>;
+}
+
+/** Wire names where the schema is one of WIRE_SCHEMAS; a schema used both ways gets an `Input` twin. */
+function schemaNames(routes: readonly RouteSpec[]): SchemaNames {
+  const wireName = new Map<z.ZodType, string>(Object.entries(WIRE_SCHEMAS).map(([name, s]) => [s, name]));
+  const output = new Map<z.ZodType, string>([[ErrorBody, 'ErrorBody']]);
+  for (const r of routes)
+    if (r.success.body)
+      output.set(r.success.body, wireName.get(r.success.body) ?? `${cap(r.operationId)}Response`);
+  const input = new Map<z.ZodType, string>();
+  for (const r of routes)
+    if (r.request) {
+      const name = wireName.get(r.request) ?? `${cap(r.operationId)}Request`;
+      input.set(r.request, output.has(r.request) ? `${name}Input` : name);
+    }
+  return { input, output };
+}
+
+function componentSchemas(names: SchemaNames): JsonObject {
+  const generate = (schemas: Map<z.ZodType, string>, io: 'input' | 'output') => {
+    const registry = z.registry<{ id: string }>();
+    for (const [schema, id] of schemas) registry.add(schema, { id });
+    const { schemas: out } = z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}` }) as {
+      schemas: Record<string, JsonObject>;
+    };
+    return Object.fromEntries(Object.entries(out).map(([id, s]) => [id, withoutMeta(s)]));
+  };
+  const all = { ...generate(names.output, 'output'), ...generate(names.input, 'input') };
+  return Object.fromEntries(
+    Object.keys(all)
+      .sort()
+      .map((id) => [id, all[id]]),
+  );
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  return withoutMeta(z.toJSONSchema(schema, { io }) as JsonObject);
+}
+
+/** `$schema` is implied by OpenAPI 3.1; an `$id` with a fragment is not valid JSON Schema. */
+function withoutMeta({ $schema: _schema, $id: _id, ...rest }: JsonObject): JsonObject {
+  return rest;
+}
+
+function ref(name: string): JsonObject {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+function cap(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -1,0 +1,103 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type { Construct } from 'constructs';
+import { JwtSigningKey } from '../constructs/jwt-signing-key';
+import type { LogLevel } from '../constructs/orchestrator-function';
+import { OrchestratorTable } from '../constructs/orchestrator-table';
+import { OrchestratorRestApi } from '../constructs/rest-api';
+
+/** `retain` keeps data and logs when the stack is deleted; `destroy` is for throwaway dev stacks. */
+export type RemovalPolicyName = 'retain' | 'destroy';
+
+export interface OrchestratorStackProps extends StackProps {
+  /**
+   * `destroy` also turns table deletion protection off, so `cdk destroy` removes everything.
+   * @default 'retain'
+   */
+  readonly removalPolicy?: RemovalPolicyName;
+
+  /**
+   * Builds the WebSocket progress API. Accepted now so `-c websocket=false` works
+   * for LocalStack plans without API Gateway v2; the socket arrives with its issue.
+   * @default true
+   */
+  readonly websocket?: boolean;
+
+  /**
+   * Browser origins allowed to call the REST API.
+   * @default [] (no CORS)
+   */
+  readonly corsAllowOrigins?: string[];
+
+  /**
+   * Stage steady-state requests per second.
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+
+  /**
+   * Stage burst.
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+
+  /**
+   * API Gateway execution logging (needs the account's API Gateway CloudWatch role).
+   * @default apigw.MethodLoggingLevel.OFF
+   */
+  readonly executionLoggingLevel?: apigw.MethodLoggingLevel;
+
+  /**
+   * Powertools log level of every function.
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+}
+
+/**
+ * The Master Orchestrator control plane: the single table, the JWT signing key
+ * and the authenticated REST API. Outputs follow contract C2.
+ */
+export class OrchestratorStack extends Stack {
+  readonly table: OrchestratorTable;
+  readonly signingKey: JwtSigningKey;
+  readonly restApi: OrchestratorRestApi;
+  /** Whether the WebSocket API was asked for (no-op until the progress-stream issue). */
+  readonly websocketEnabled: boolean;
+
+  constructor(scope: Construct, id: string, props: OrchestratorStackProps = {}) {
+    super(scope, id, {
+      description: 'Master Orchestrator: triage, routing and recovery control plane',
+      ...props,
+    });
+    const destroy = props.removalPolicy === 'destroy';
+    const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.websocketEnabled = props.websocket ?? true;
+
+    this.table = new OrchestratorTable(this, 'Table', { removalPolicy, deletionProtection: !destroy });
+    this.signingKey = new JwtSigningKey(this, 'JwtSigningKey', { removalPolicy });
+    this.restApi = new OrchestratorRestApi(this, 'RestApi', {
+      table: this.table,
+      signingKey: this.signingKey,
+      corsAllowOrigins: props.corsAllowOrigins,
+      throttlingRateLimit: props.throttlingRateLimit,
+      throttlingBurstLimit: props.throttlingBurstLimit,
+      executionLoggingLevel: props.executionLoggingLevel,
+      logLevel: props.logLevel,
+      removalPolicy,
+    });
+
+    new CfnOutput(this, 'RestApiUrl', {
+      value: this.restApi.url,
+      description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
+    });
+    new CfnOutput(this, 'TableName', {
+      value: this.table.tableName,
+      description: 'The single DynamoDB table',
+    });
+    new CfnOutput(this, 'JwtSecretArn', {
+      value: this.signingKey.secretArn,
+      description: 'Secrets Manager secret holding the HS256 JWT signing key',
+    });
+  }
+}

@@ -1,0 +1,556 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { App } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ErrorBody, WIRE_SCHEMAS } from '#core/wire';
+import { API_BASE_PATH, ROUTES } from '#shared/routes';
+import { GSI1, TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/table-design';
+import { buildApp, STACK_NAME } from '../../infra/app';
+import { toModelSchema } from '../../infra/constructs/rest-api';
+import type { OrchestratorStack } from '../../infra/stacks/orchestrator-stack';
+import {
+  actionsOf,
+  allPolicyStatements,
+  asArray,
+  type CfnResource,
+  type CfnTemplate,
+  cdkPath,
+  getAttOf,
+  type LocatedStatement,
+  normalizeTemplate,
+  refOf,
+  resourcesOfType,
+} from './template-helpers';
+
+/** Construct path (under the stack) of each function's construct. */
+const FUNCTION_PATHS = {
+  intake: 'RestApi/IntakeFunction',
+  triage: 'RestApi/TriageFunction',
+  agents: 'RestApi/AgentsFunction',
+  resources: 'RestApi/ResourcesFunction',
+  openapi: 'RestApi/OpenapiFunction',
+  health: 'RestApi/HealthFunction',
+  authorizer: 'RestApi/AuthorizerFunction',
+  'rotate-signing-key': 'JwtSigningKey/RotationFunction',
+} as const;
+type FunctionName = keyof typeof FUNCTION_PATHS;
+const FUNCTION_NAMES = Object.keys(FUNCTION_PATHS) as FunctionName[];
+
+/** The only actions AWS requires on Resource "*" here, and which roles may hold them. */
+const WILDCARD_ACTIONS: Readonly<Record<string, readonly FunctionName[]>> = {
+  'xray:PutTraceSegments': FUNCTION_NAMES,
+  'xray:PutTelemetryRecords': FUNCTION_NAMES,
+  'secretsmanager:GetRandomPassword': ['rotate-signing-key'],
+};
+
+let app: App;
+let stack: OrchestratorStack;
+let template: Template;
+let json: CfnTemplate;
+let statements: LocatedStatement[];
+let assemblyDir: string;
+
+beforeAll(() => {
+  // Environment-agnostic, so the test does not depend on the machine's AWS settings;
+  // path and asset metadata on, as the CLI turns them on.
+  ({ app, stack } = buildApp({
+    env: {},
+    context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true },
+  }));
+  // Runs bundling's output through synthesis and the cdk-nag plugin; throws on any finding.
+  assemblyDir = app.synth().directory;
+  template = Template.fromStack(stack);
+  json = template.toJSON() as CfnTemplate;
+  statements = allPolicyStatements(json);
+}, 120_000); // esbuild bundles eight handlers
+
+function logicalIdAt(constructPath: string): string {
+  const found = Object.entries(json.Resources).find(
+    ([, r]) => cdkPath(r) === `${STACK_NAME}/${constructPath}`,
+  );
+  if (!found) throw new Error(`no resource at ${constructPath}`);
+  return found[0];
+}
+
+const functionOf = (name: FunctionName): CfnResource => {
+  const id = logicalIdAt(`${FUNCTION_PATHS[name]}/Function/Resource`);
+  return json.Resources[id] as CfnResource;
+};
+const roleIdOf = (name: FunctionName): string => logicalIdAt(`${FUNCTION_PATHS[name]}/Role/Resource`);
+const envOf = (name: FunctionName): Record<string, unknown> =>
+  ((functionOf(name).Properties?.Environment as { Variables: Record<string, unknown> }) ?? { Variables: {} })
+    .Variables;
+
+function methodFor(method: string, routePath: string): CfnResource {
+  const id = logicalIdAt(`RestApi/Api/Default/${API_BASE_PATH}/${routePath}/${method}/Resource`);
+  return json.Resources[id] as CfnResource;
+}
+
+describe('the stack', () => {
+  it('is named MasterOrchestrator', () => {
+    expect(stack.stackName).toBe('MasterOrchestrator');
+  });
+
+  it('exposes the contract C2 outputs', () => {
+    template.hasOutput('TableName', { Value: { Ref: Match.stringLikeRegexp('^Table') } });
+    template.hasOutput('JwtSecretArn', { Value: { Ref: Match.stringLikeRegexp('^JwtSigningKeySecret') } });
+    const url = json.Outputs?.RestApiUrl?.Value as { 'Fn::Join': [string, unknown[]] };
+    const parts = url['Fn::Join'][1];
+    // https://<api>.execute-api.<region>.<suffix>/<stage>/
+    expect(parts.at(-1)).toBe('/');
+    expect(refOf(parts.at(-2))).toBe(logicalIdAt('RestApi/Api/DeploymentStage.v1/Resource'));
+  });
+
+  it('has no CDK annotation errors or warnings', () => {
+    expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding, errors or warnings, on the whole app', () => {
+    // The same check synth ran in beforeAll (which would have thrown), invoked directly.
+    const report = new AwsSolutionsChecks().validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`)).toEqual(
+      [],
+    );
+    expect(report.success).toBe(true);
+  });
+
+  it('leaves no violation in the validation report synth wrote', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(assemblyDir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: Array<{ summary?: { pluginName?: string }; violations?: unknown[] }>;
+    };
+    const violations = report.pluginReports.flatMap((plugin) => plugin.violations ?? []);
+    expect(violations).toEqual([]);
+  });
+
+  it('records every acknowledgement with a reason in the template metadata', () => {
+    const acknowledged = Object.values(json.Resources).flatMap(
+      (resource) =>
+        (
+          resource.Metadata?.cdk_nag as
+            | { rules_to_suppress: Array<{ id: string; reason: string }> }
+            | undefined
+        )?.rules_to_suppress ?? [],
+    );
+    expect(new Set(acknowledged.map((rule) => rule.id))).toEqual(
+      new Set([
+        'AwsSolutions-IAM5[Resource::*]',
+        'AwsSolutions-COG4',
+        'AwsSolutions-APIG4',
+        'AwsSolutions-APIG3',
+        'AwsSolutions-APIG6',
+      ]),
+    );
+    for (const rule of acknowledged) expect(rule.reason.length).toBeGreaterThan(40);
+  });
+
+  it('acknowledges APIG4 (no authorization) on the two public methods only', () => {
+    const apig4 = Object.values(json.Resources)
+      .filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
+      .filter((resource) =>
+        (
+          (resource.Metadata?.cdk_nag as { rules_to_suppress: Array<{ id: string }> } | undefined)
+            ?.rules_to_suppress ?? []
+        )
+          .map((rule) => rule.id)
+          .includes('AwsSolutions-APIG4'),
+      )
+      .map((resource) => cdkPath(resource).split('/').slice(-3, -1).join(' '));
+    expect(apig4.sort()).toEqual(['health GET', 'openapi.json GET']);
+  });
+});
+
+describe('the table', () => {
+  it('uses the single-table keys, GSI1 with all attributes, TTL, PITR and on-demand billing', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: GSI1.indexName,
+          KeySchema: [
+            { AttributeName: GSI1.partitionKey, KeyType: 'HASH' },
+            { AttributeName: GSI1.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      DeletionProtectionEnabled: true,
+    });
+  });
+
+  it('is encrypted with a customer-managed key that rotates, and both are retained', () => {
+    const tableId = logicalIdAt('Table/Table/Resource');
+    const keyId = logicalIdAt('Table/Key/Resource');
+    const table = json.Resources[tableId] as CfnResource;
+    expect(table.Properties?.SSESpecification).toEqual({
+      SSEEnabled: true,
+      SSEType: 'KMS',
+      KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+    expect(json.Resources[keyId]?.Properties?.EnableKeyRotation).toBe(true);
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(json.Resources[keyId]?.DeletionPolicy).toBe('Retain');
+  });
+});
+
+describe('the functions', () => {
+  it('are the six API functions, the authorizer and the rotation function', () => {
+    template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
+    for (const name of FUNCTION_NAMES) expect(functionOf(name).Type).toBe('AWS::Lambda::Function');
+  });
+
+  it.each(FUNCTION_NAMES)('%s runs arm64 on nodejs24.x with X-Ray and the Powertools environment', (name) => {
+    const props = functionOf(name).Properties ?? {};
+    expect(props.Runtime).toBe('nodejs24.x');
+    expect(props.Architectures).toEqual(['arm64']);
+    expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(props.MemorySize).toBe(512);
+    expect(props.Timeout).toBe(name === 'rotate-signing-key' ? 30 : 10);
+    expect(envOf(name)).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'master-orchestrator',
+      POWERTOOLS_METRICS_NAMESPACE: 'MasterOrchestrator',
+      LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it.each(FUNCTION_NAMES)('%s logs to its own log group with one-month retention', (name) => {
+    const logGroupId = logicalIdAt(`${FUNCTION_PATHS[name]}/LogGroup/Resource`);
+    expect(functionOf(name).Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
+    expect(json.Resources[logGroupId]?.Properties?.RetentionInDays).toBe(30);
+  });
+
+  it.each(FUNCTION_NAMES)(
+    '%s has a hand-made role: lambda only, no managed policy, logs on its group only',
+    (name) => {
+      const roleId = roleIdOf(name);
+      const role = json.Resources[roleId] as CfnResource;
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties?.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+        ],
+      });
+      const logStatements = statements
+        .filter((entry) => entry.roles.includes(roleId))
+        .filter((entry) => asArray(entry.statement.Action).some((action) => action.startsWith('logs:')));
+      expect(logStatements).toHaveLength(1);
+      expect(asArray(logStatements[0]?.statement.Action).sort()).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+      ]);
+      expect(getAttOf(logStatements[0]?.statement.Resource)).toBe(
+        logicalIdAt(`${FUNCTION_PATHS[name]}/LogGroup/Resource`),
+      );
+    },
+  );
+
+  it('bundles each handler with esbuild (an asset per function)', () => {
+    for (const name of FUNCTION_NAMES) {
+      const assetPath = String(functionOf(name).Metadata?.['aws:asset:path']);
+      expect(fs.existsSync(path.join(assemblyDir, assetPath, 'index.js'))).toBe(true);
+      expect(fs.existsSync(path.join(assemblyDir, assetPath, 'index.js.map'))).toBe(true);
+    }
+  });
+});
+
+describe('IAM', () => {
+  it('attaches no managed policy anywhere', () => {
+    for (const [, resource] of Object.entries(json.Resources)) {
+      expect(resource.Properties?.ManagedPolicyArns).toBeUndefined();
+    }
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  });
+
+  it('uses Resource "*" only for the actions AWS requires it for, on the roles that need them', () => {
+    const roleNames = new Map(FUNCTION_NAMES.map((name) => [roleIdOf(name), name]));
+    const wildcards = statements.filter((entry) => asArray(entry.statement.Resource).includes('*'));
+    expect(wildcards.length).toBeGreaterThan(0);
+    for (const entry of wildcards) {
+      expect(entry.statement.Effect).toBe('Allow');
+      for (const action of asArray(entry.statement.Action)) {
+        const allowed = WILDCARD_ACTIONS[action];
+        expect({ action, allowed: allowed !== undefined }).toEqual({ action, allowed: true });
+        for (const role of entry.roles) expect(allowed).toContain(roleNames.get(role));
+      }
+    }
+  });
+
+  it('never uses a wildcard action or a wildcard inside a resource', () => {
+    for (const { statement } of statements) {
+      for (const action of asArray(statement.Action)) expect(action).not.toContain('*');
+      for (const resource of asArray(statement.Resource)) {
+        if (typeof resource === 'string' && resource !== '*') expect(resource).not.toContain('*');
+      }
+      expect(JSON.stringify(statement.Resource)).not.toMatch(/index\/\*/);
+    }
+  });
+
+  it('gives table access by least privilege: writers, readers, and functions without any', () => {
+    const writes = [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ];
+    const reads = ['dynamodb:GetItem', 'dynamodb:Query'];
+    for (const name of ['intake', 'agents'] as const) {
+      expect(actionsOf(statements, roleIdOf(name))).toEqual(expect.arrayContaining([...reads, ...writes]));
+      expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
+    }
+    for (const name of ['triage', 'resources'] as const) {
+      const actions = actionsOf(statements, roleIdOf(name));
+      expect(actions).toEqual(expect.arrayContaining(reads));
+      for (const write of writes) expect(actions).not.toContain(write);
+      expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
+    }
+    for (const name of ['health', 'openapi', 'authorizer', 'rotate-signing-key'] as const) {
+      expect(
+        actionsOf(statements, roleIdOf(name)).filter((action) => action.startsWith('dynamodb:')),
+      ).toEqual([]);
+      expect(envOf(name).TABLE_NAME).toBeUndefined();
+    }
+    expect(statements.flatMap((entry) => asArray(entry.statement.Action))).not.toContain('dynamodb:Scan');
+  });
+
+  it('scopes table grants to the table and GSI1, and the key to use through DynamoDB', () => {
+    const tableId = logicalIdAt('Table/Table/Resource');
+    const keyId = logicalIdAt('Table/Key/Resource');
+    const tableStatements = statements.filter((entry) =>
+      asArray(entry.statement.Action).some((action) => action.startsWith('dynamodb:')),
+    );
+    expect(tableStatements).toHaveLength(4);
+    for (const { statement } of tableStatements) {
+      expect(statement.Resource).toEqual([
+        { 'Fn::GetAtt': [tableId, 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, `/index/${GSI1.indexName}`]] },
+      ]);
+    }
+    const keyStatements = statements.filter((entry) => getAttOf(entry.statement.Resource) === keyId);
+    expect(keyStatements).toHaveLength(4);
+    for (const { statement } of keyStatements) {
+      expect(statement.Condition).toEqual({
+        StringEquals: {
+          'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+        },
+      });
+    }
+  });
+
+  it('lets only the authorizer read the signing key, and only the rotation function write it', () => {
+    const secretId = logicalIdAt('JwtSigningKey/Secret/Resource');
+    const onSecret = statements.filter((entry) => refOf(entry.statement.Resource) === secretId);
+    const byRole = Object.fromEntries(
+      onSecret.map((entry) => [entry.roles[0], asArray(entry.statement.Action).sort()]),
+    );
+    expect(byRole).toEqual({
+      [roleIdOf('authorizer')]: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+      [roleIdOf('rotate-signing-key')]: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ],
+    });
+    expect(envOf('authorizer').JWT_SECRET_ARN).toEqual({ Ref: secretId });
+  });
+});
+
+describe('the JWT signing key', () => {
+  it('is generated at deploy, 64 characters without punctuation, under its own rotating KMS key', () => {
+    const keyId = logicalIdAt('JwtSigningKey/Key/Resource');
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+      KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+    expect(json.Resources[keyId]?.Properties?.EnableKeyRotation).toBe(true);
+  });
+
+  it('rotates every 30 days through the rotation function, which Secrets Manager may invoke', () => {
+    const rotationFunctionId = logicalIdAt('JwtSigningKey/RotationFunction/Function/Resource');
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: logicalIdAt('JwtSigningKey/Secret/Resource') },
+      RotationLambdaARN: { 'Fn::GetAtt': [rotationFunctionId, 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [rotationFunctionId, 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+    });
+  });
+});
+
+describe('the REST API', () => {
+  it('builds one method per route under api/orchestrator/, each on its function', () => {
+    const methods = resourcesOfType(json, 'AWS::ApiGateway::Method');
+    expect(methods).toHaveLength(ROUTES.length);
+    for (const route of ROUTES) {
+      const method = methodFor(route.method, route.path);
+      const integration = method.Properties?.Integration as {
+        Type: string;
+        Uri: { 'Fn::Join': [string, unknown[]] };
+      };
+      expect(integration.Type).toBe('AWS_PROXY');
+      expect(integration.Uri['Fn::Join'][1].map(getAttOf)).toContain(
+        logicalIdAt(`${FUNCTION_PATHS[route.function]}/Function/Resource`),
+      );
+      expect(method.Properties?.OperationName).toBe(route.operationId);
+    }
+  });
+
+  it('puts the JWT authorizer on every method except health and openapi.json', () => {
+    const authorizerId = logicalIdAt('RestApi/Authorizer/Resource');
+    for (const route of ROUTES) {
+      const props = methodFor(route.method, route.path).Properties ?? {};
+      if (route.path === 'health' || route.path === 'openapi.json') {
+        expect(route.roles).toEqual([]);
+        expect(props.AuthorizationType).toBe('NONE');
+        expect(props.AuthorizerId).toBeUndefined();
+      } else {
+        expect(props.AuthorizationType).toBe('CUSTOM');
+        expect(props.AuthorizerId).toEqual({ Ref: authorizerId });
+      }
+    }
+  });
+
+  it('authorizes on the Authorization header with results cached for 300 s', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerUri: Match.objectLike({
+        'Fn::Join': Match.arrayWith([
+          Match.arrayWith([
+            { 'Fn::GetAtt': [logicalIdAt('RestApi/AuthorizerFunction/Function/Resource'), 'Arn'] },
+          ]),
+        ]),
+      }),
+    });
+  });
+
+  it('validates bodies against models generated from the zod schemas', () => {
+    template.resourceCountIs('AWS::ApiGateway::RequestValidator', 1);
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    const validatorId = logicalIdAt('RestApi/Api/RequestValidator/Resource');
+    const models = new Map(
+      resourcesOfType(json, 'AWS::ApiGateway::Model').map(([id, model]) => [id, model.Properties ?? {}]),
+    );
+    for (const route of ROUTES.filter((r) => r.request)) {
+      const props = methodFor(route.method, route.path).Properties ?? {};
+      expect(props.RequestValidatorId).toEqual({ Ref: validatorId });
+      const modelId = refOf((props.RequestModels as Record<string, unknown>)['application/json']) ?? '';
+      const model = models.get(modelId);
+      const schemaName = Object.entries(WIRE_SCHEMAS).find(([, schema]) => schema === route.request)?.[0];
+      expect(model?.Name).toBe(schemaName);
+      expect(model?.Schema).toEqual({
+        ...toModelSchema(route.request as NonNullable<typeof route.request>),
+        $schema: 'http://json-schema.org/draft-04/schema#',
+      });
+    }
+    expect(models.size).toBe(new Set(ROUTES.map((r) => r.request).filter(Boolean)).size);
+  });
+
+  it('requires the Idempotency-Key header on idempotent routes only', () => {
+    for (const route of ROUTES) {
+      const params = methodFor(route.method, route.path).Properties?.RequestParameters;
+      if (route.idempotent) expect(params).toEqual({ 'method.request.header.Idempotency-Key': true });
+      else expect(params).toBeUndefined();
+    }
+    expect(ROUTES.filter((r) => r.idempotent).map((r) => r.path)).toEqual(['issues']);
+  });
+
+  it('serves stage v1 with throttling, metrics, tracing and JSON access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          MetricsEnabled: true,
+          DataTraceEnabled: false,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+        }),
+      ],
+    });
+    const stage = json.Resources[logicalIdAt('RestApi/Api/DeploymentStage.v1/Resource')] as CfnResource;
+    const accessLog = stage.Properties?.AccessLogSetting as { Format: string; DestinationArn: unknown };
+    expect(Object.keys(JSON.parse(accessLog.Format))).toEqual(
+      expect.arrayContaining([
+        'requestId',
+        'ip',
+        'caller',
+        'user',
+        'requestTime',
+        'httpMethod',
+        'resourcePath',
+        'status',
+        'protocol',
+        'responseLength',
+        'integrationLatency',
+      ]),
+    );
+    expect(JSON.stringify(accessLog.DestinationArn)).toContain(logicalIdAt('RestApi/AccessLogs/Resource'));
+  });
+
+  it('has no CORS preflight when no origin is configured', () => {
+    expect(
+      resourcesOfType(json, 'AWS::ApiGateway::Method').map(([, m]) => m.Properties?.HttpMethod),
+    ).not.toContain('OPTIONS');
+    for (const name of ['intake', 'triage', 'agents', 'resources', 'openapi', 'health'] as const) {
+      expect(envOf(name).CORS_ALLOWED_ORIGINS).toBe('');
+    }
+  });
+
+  it.each([
+    ['DEFAULT_4XX', undefined, 'BAD_REQUEST'],
+    ['DEFAULT_5XX', undefined, 'INTERNAL_ERROR'],
+    ['UNAUTHORIZED', '401', 'UNAUTHORIZED'],
+    ['ACCESS_DENIED', '403', 'FORBIDDEN'],
+    ['MISSING_AUTHENTICATION_TOKEN', '404', 'NOT_FOUND'],
+    ['REQUEST_TOO_LARGE', '413', 'PAYLOAD_TOO_LARGE'],
+    ['THROTTLED', '429', 'THROTTLED'],
+    ['QUOTA_EXCEEDED', '429', 'THROTTLED'],
+    ['BAD_REQUEST_BODY', '400', 'VALIDATION_FAILED'],
+    ['BAD_REQUEST_PARAMETERS', '400', 'VALIDATION_FAILED'],
+  ])('answers %s with status %s and the C3 error body (%s)', (type, statusCode, code) => {
+    const [, response] =
+      resourcesOfType(json, 'AWS::ApiGateway::GatewayResponse').find(
+        ([, r]) => r.Properties?.ResponseType === type,
+      ) ?? [];
+    expect(response?.Properties?.StatusCode).toBe(statusCode);
+    const body =
+      (response?.Properties?.ResponseTemplates as Record<string, string> | undefined)?.['application/json'] ??
+      '';
+    // What API Gateway substitutes: messageString is a quoted JSON string.
+    const rendered = body
+      .replaceAll('$context.error.messageString', '"Unauthorized"')
+      .replaceAll('$context.error.validationErrorString', 'instance failed to match')
+      .replaceAll('$context.requestId', 'req-1');
+    const parsed = ErrorBody.parse(JSON.parse(rendered));
+    expect(parsed.error.code).toBe(code);
+    expect(parsed.error.request_id).toBe('req-1');
+  });
+});
+
+describe('the template snapshot', () => {
+  it('matches, with asset hashes normalized', () => {
+    expect(normalizeTemplate(json)).toMatchSnapshot();
+  });
+});

@@ -1,0 +1,113 @@
+import { buildOpenApiDocument, OPENAPI_VERSION } from '#shared/openapi';
+import { API_BASE_PATH, ROUTES } from '#shared/routes';
+
+type Operation = {
+  operationId: string;
+  security: unknown[];
+  'x-roles': string[];
+  description: string;
+  parameters?: { name: string; in: string; required: boolean }[];
+  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+  responses: Record<string, unknown>;
+};
+
+const doc = buildOpenApiDocument() as {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Record<string, unknown>>; securitySchemes: Record<string, unknown> };
+};
+const operationOf = (route: (typeof ROUTES)[number]) =>
+  doc.paths[`/${API_BASE_PATH}/${route.path}`]?.[route.method.toLowerCase()];
+
+describe('buildOpenApiDocument', () => {
+  it('is OpenAPI 3.1 with a bearer JWT scheme', () => {
+    expect(doc.openapi).toBe(OPENAPI_VERSION);
+    expect(OPENAPI_VERSION).toMatch(/^3\.1\./);
+    expect(doc.components.securitySchemes).toEqual({
+      bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    });
+  });
+
+  it.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('documents %s', (_name, route) => {
+    // Act
+    const operation = operationOf(route);
+
+    // Assess
+    expect(operation?.operationId).toBe(route.operationId);
+    expect(operation?.['x-roles']).toEqual([...route.roles]);
+    expect(operation?.security).toEqual(route.roles.length > 0 ? [{ bearerAuth: [] }] : []);
+    for (const role of route.roles) expect(operation?.description).toContain(role);
+    expect(operation?.responses).toHaveProperty(String(route.success.status));
+    expect(operation?.responses).toHaveProperty('500');
+    if (route.roles.length > 0) expect(operation?.responses).toHaveProperty('403');
+    if (route.request)
+      expect(operation?.requestBody?.content['application/json']?.schema.$ref).toMatch(
+        /^#\/components\/schemas\//,
+      );
+  });
+
+  it('has exactly one operation per route', () => {
+    const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods));
+    expect(operations.map((o) => o.operationId).sort()).toEqual(ROUTES.map((r) => r.operationId).sort());
+  });
+
+  it('requires the Idempotency-Key header exactly on idempotent routes, and path ids where the path has them', () => {
+    for (const route of ROUTES) {
+      const params = operationOf(route)?.parameters ?? [];
+      const header = params.find((p) => p.in === 'header' && p.name === 'Idempotency-Key');
+      expect({ route: route.operationId, header: header?.required ?? false }).toEqual({
+        route: route.operationId,
+        header: route.idempotent === true,
+      });
+      expect(params.some((p) => p.in === 'path' && p.name === 'id')).toBe(route.path.includes('{id}'));
+    }
+  });
+
+  it('resolves every $ref inside the document', () => {
+    // Prepare
+    const refs: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object')
+        for (const [key, value] of Object.entries(node)) {
+          if (key === '$ref' && typeof value === 'string') refs.push(value);
+          else walk(value);
+        }
+    };
+
+    // Act
+    walk(doc);
+
+    // Assess
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      const target = ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
+      expect({ ref, found: target !== undefined }).toEqual({ ref, found: true });
+    }
+  });
+
+  it('describes request bodies as sent (defaults optional) and answers as returned', () => {
+    const registration = doc.components.schemas.AgentRegistration as { required: string[] };
+    const record = doc.components.schemas.AgentRecord as { required: string[] };
+    expect(registration.required).not.toContain('max_concurrency');
+    expect(record.required).toContain('max_concurrency');
+    expect(doc.components.schemas).toHaveProperty('ErrorBody');
+  });
+
+  it('is valid JSON, without JSON Schema meta keywords in components, and deterministic', () => {
+    // Act
+    const first = JSON.stringify(buildOpenApiDocument());
+    const second = JSON.stringify(buildOpenApiDocument());
+
+    // Assess
+    expect(first).toBe(second);
+    expect(JSON.parse(first)).toEqual(doc);
+    for (const schema of Object.values(doc.components.schemas)) {
+      expect(schema).not.toHaveProperty('$schema');
+      expect(schema).not.toHaveProperty('$id');
+    }
+  });
+});
