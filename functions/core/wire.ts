@@ -32,6 +32,23 @@ export const IsoDuration = z
     'an ISO-8601 duration in weeks, days, hours, minutes or seconds, such as PT5M',
   );
 
+/** Deepest nesting accepted in free-form `parameters`; DynamoDB stores at most 32 levels. */
+export const MAX_PARAMETER_DEPTH = 16;
+
+function nestingDepth(value: unknown, depth = 0): number {
+  if (depth > MAX_PARAMETER_DEPTH || value === null || typeof value !== 'object') return depth;
+  let deepest = depth + 1;
+  for (const child of Object.values(value)) deepest = Math.max(deepest, nestingDepth(child, depth + 1));
+  return deepest;
+}
+
+/** Free-form JSON object for agents, bounded in depth so it can be stored as is. */
+export const Parameters = z
+  .record(z.string(), z.unknown())
+  .refine((value) => nestingDepth(value) <= MAX_PARAMETER_DEPTH, {
+    message: `nested more than ${MAX_PARAMETER_DEPTH} levels deep`,
+  });
+
 /** RFC 3339 timestamp with `Z` or an explicit offset. */
 export const Timestamp = z.iso.datetime({ offset: true });
 
@@ -124,7 +141,7 @@ export const Issue = z
     idempotent: z.boolean().optional(),
     resources: ResourceDemand.optional(),
     /** Free-form input for the agent. Only reference agents read `parameters.simulate` (C8). */
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: Parameters.optional(),
   })
   .strict();
 export type Issue = z.infer<typeof Issue>;
@@ -281,7 +298,7 @@ export const PlanStep = z
     estimated_duration: IsoDuration.optional(),
     idempotent: z.boolean().default(false),
     resources: ResourceDemand.optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: Parameters.optional(),
   })
   .strict();
 export type PlanStep = z.infer<typeof PlanStep>;

@@ -20,6 +20,7 @@
  *    idempotent replay) skips middy's `after` hooks.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
@@ -147,6 +148,7 @@ export function httpHandler<TBody = undefined>(
     .use(correlate)
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(countRequest(route))
     .use(errorResponses)
     .use(normaliseHeaders)
     .use(limitBodySize)
@@ -191,6 +193,17 @@ const correlate: ApiMiddleware = {
     if (event.requestContext?.requestId) logger.setCorrelationId(event.requestContext.requestId);
   },
 };
+
+/**
+ * One `ApiRequests` data point per request, tagged with the operation: the API's own
+ * traffic metric, and it keeps every EMF flush non-empty.
+ */
+const countRequest = (route: RouteSpec): ApiMiddleware => ({
+  before: () => {
+    metrics.addMetadata('operation', route.operationId);
+    metrics.addMetric('ApiRequests', MetricUnit.Count, 1);
+  },
+});
 
 const errorResponses: ApiMiddleware = {
   onError: (request) => {

@@ -7,6 +7,8 @@ import {
   Issue,
   IssueTriageRequest,
   MAX_ISSUES_PER_REQUEST,
+  MAX_PARAMETER_DEPTH,
+  Parameters,
   RecoveryWorkflowRequest,
   WIRE_SCHEMAS,
 } from '#core/wire';
@@ -129,6 +131,22 @@ describe('validation at the edge', () => {
 
   it('rejects timestamps without a zone', () => {
     expect(Issue.safeParse({ ...issue, detected_at: '2026-11-24T02:00:00' }).success).toBe(false);
+  });
+
+  it('accepts parameters nested exactly to the depth limit and rejects one level more', () => {
+    // Prepare
+    const nest = (levels: number) => {
+      let value: Record<string, unknown> = { leaf: 1 };
+      for (let k = 1; k < levels; k++) value = { child: value };
+      return value;
+    };
+    // Act
+    const atLimit = Parameters.safeParse(nest(MAX_PARAMETER_DEPTH));
+    const beyond = Parameters.safeParse(nest(MAX_PARAMETER_DEPTH + 1));
+    // Assess
+    expect(atLimit.success).toBe(true);
+    expect(beyond.success).toBe(false);
+    expect(beyond.error?.issues[0]?.message).toBe(`nested more than ${MAX_PARAMETER_DEPTH} levels deep`);
   });
 
   it('fills plan step defaults the workflow relies on', () => {

@@ -103,7 +103,7 @@ export function backlogPlan(
   constraints?: ResourceConstraints,
 ): RecoveryPlan {
   const registered = new Set(agents.map((a) => a.agent_id));
-  const stepId = (workflowId: string, issueId: string) => `${workflowId}:${issueId}`;
+  const stepId = backlogStepId;
   const pending = new Set(entries.map((e) => stepId(e.workflow_id, e.issue.issue_id)));
   return {
     ...(constraints ? { constraints } : {}),
@@ -120,6 +120,20 @@ export function backlogPlan(
     })),
   };
 }
+
+/**
+ * A backlog step's id, `<workflow_id>:<issue_id>`, kept within the 80 characters an
+ * Identifier allows: a longer issue id is replaced by a hash of it (`h-...`). The
+ * step's `issue_id` still carries the real id.
+ */
+export function backlogStepId(workflowId: string, issueId: string): string {
+  const plain = `${workflowId}:${issueId}`;
+  if (plain.length <= MAX_IDENTIFIER_LENGTH) return plain;
+  const room = MAX_IDENTIFIER_LENGTH - workflowId.length - ':h-'.length;
+  return `${workflowId}:h-${base32(createHash('sha256').update(issueId).digest()).slice(0, room)}`;
+}
+
+const MAX_IDENTIFIER_LENGTH = 80;
 
 /**
  * The workflow id for a caller's idempotency key: the same pair always gives the same
