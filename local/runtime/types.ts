@@ -16,6 +16,32 @@ import type { IncomingHttpHeaders } from 'node:http';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 export const DEFAULT_REGION = 'us-east-1';
 
+/** Dummy credentials for every client inside the runtime; no provider checks a signature. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+
+/**
+ * The AWS variables a process inside the runtime (a Lambda worker) needs so the SDK v3
+ * reaches the edge with no "if local" code: `AWS_ENDPOINT_URL`, the region and the dummy
+ * credentials. Merge it over the function's own environment. Pass it as the worker's
+ * whole AWS environment: a service-specific variable inherited from the parent (for
+ * example `AWS_ENDPOINT_URL_DYNAMODB`) would win over `AWS_ENDPOINT_URL`.
+ *
+ * @example
+ * new Worker(file, { env: { ...templateVariables, ...localAwsEnvironment(context) } });
+ */
+export function localAwsEnvironment(
+  context: Pick<DeployContext, 'endpoint' | 'region'>,
+): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: context.endpoint,
+    AWS_REGION: context.region,
+    AWS_DEFAULT_REGION: context.region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: 'test',
+  };
+}
+
 /** A request as the edge received it; the body is fully read. */
 export interface AwsRequest {
   readonly method: string;

@@ -1,0 +1,40 @@
+/**
+ * The provider registry: every provider the offline runtime runs, in routing order.
+ * The edge asks them in this order, so providers that match by path come first:
+ * API Gateway (`/_aws/execute-api/...`), then Lambda (`/2015-03-31/functions/...`),
+ * then those that match by signing name or `X-Amz-Target`. Adding a provider touches
+ * only this list.
+ */
+import type { Provider } from '../types';
+import { createApiGatewayRestProvider } from './apigateway-rest';
+import { createDynamoDbProvider, type DynamoDbProviderOptions } from './dynamodb';
+import { createLambdaProvider, type LambdaProviderOptions } from './lambda';
+import { createSecretsManagerProvider } from './secretsmanager';
+import { createSqsProvider } from './sqs';
+import { createStepFunctionsProvider } from './stepfunctions';
+import { createStsProvider } from './sts';
+
+export interface ProviderOptions {
+  readonly dynamodb?: DynamoDbProviderOptions;
+  readonly lambda?: LambdaProviderOptions;
+}
+
+/**
+ * Fresh providers, one set per runtime.
+ *
+ * @example
+ * const providers = createProviders();
+ * providers.map((provider) => provider.service);
+ * // ['execute-api', 'lambda', 'sqs', 'states', 'dynamodb', 'secretsmanager', 'sts']
+ */
+export function createProviders(options: ProviderOptions = {}): Provider[] {
+  return [
+    createApiGatewayRestProvider(),
+    createLambdaProvider(options.lambda),
+    createSqsProvider(),
+    createStepFunctionsProvider(),
+    createDynamoDbProvider(options.dynamodb),
+    createSecretsManagerProvider(),
+    createStsProvider(),
+  ];
+}
