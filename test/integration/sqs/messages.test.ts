@@ -398,15 +398,16 @@ describe('ReceiveMessage', () => {
     const startedAt = Date.now();
 
     // Act
-    const polling = receive({ QueueUrl, WaitTimeSeconds: 10 });
+    const polling = receive({ QueueUrl, WaitTimeSeconds: 20 });
     await sleep(300);
     await sqs.client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'wake up' }));
     const messages = await polling;
 
     // Assess
     expect(messages.map((m) => m.Body)).toEqual(['wake up']);
-    expect(Date.now() - startedAt).toBeLessThan(5000);
-  });
+    // Half the wait: only an early answer can be this quick, however loaded the machine.
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+  }, 30_000);
 
   it('long-polls: answers empty once the wait is over', async () => {
     // Prepare

