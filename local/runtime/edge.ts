@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type AwsRequest, type AwsResponse, awsJsonError, DEFAULT_REGION, type Provider } from './types';
 
 /** API Gateway's own limit, and far above any AWS API call's. */
@@ -76,6 +77,27 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       outgoing.end();
     });
   });
+  // HTTP Upgrade (WebSocket) goes to the first provider with an `upgrade` hook that claims it.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const url = new URL(incoming.url ?? '/', 'http://127.0.0.1');
+    const request = toAwsRequest(incoming, url, Buffer.alloc(0), region);
+    const provider = providers.find((p) => p.upgrade && safeMatches(p, request, log));
+    if (!provider?.upgrade) {
+      log(`edge: 404 upgrade ${url.pathname}: no provider serves it`);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    Promise.resolve()
+      .then(() => provider.upgrade?.(request, socket, head))
+      .catch((error: unknown) => {
+        log(`edge: the ${provider.service} provider's upgrade threw: ${(error as Error).message}`);
+        socket.destroy();
+      });
+  });
   // Lambda workers and the SDK keep connections alive; short idle timeouts keep stop() quick.
   server.keepAliveTimeout = 5_000;
 
@@ -106,6 +128,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
       });
       return closed;
     },

@@ -12,6 +12,7 @@
  * the values `Ref` and `Fn::GetAtt` resolve to.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export const LOCAL_ACCOUNT_ID = '000000000000';
 export const DEFAULT_REGION = 'us-east-1';
@@ -100,6 +101,12 @@ export interface Provider {
   /** True when this provider serves the request (the edge asks providers in order). */
   matches(request: AwsRequest): boolean;
   handle(request: AwsRequest): Promise<AwsResponse>;
+  /**
+   * Takes over an HTTP `Upgrade` request (WebSocket) that `matches` claimed; `request.body`
+   * is empty. The provider owns `socket` from here: it answers (101 or an HTTP error) and
+   * closes it, also on `stop()`. Providers without it never see upgrade requests.
+   */
+  upgrade?(request: AwsRequest, socket: Duplex, head: Buffer): void | Promise<void>;
   deploy?(resource: ResolvedResource, context: DeployContext): Promise<DeployedResource>;
   start?(context: Omit<DeployContext, 'stackName'>): Promise<void>;
   stop?(): Promise<void>;

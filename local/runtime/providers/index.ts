@@ -7,7 +7,9 @@
  */
 import type { Provider } from '../types';
 import { createApiGatewayRestProvider } from './apigateway-rest';
+import { createApiGatewayWebSocketProvider } from './apigateway-websocket';
 import { createDynamoDbProvider, type DynamoDbProviderOptions } from './dynamodb';
+import { createEventBridgeProvider } from './eventbridge';
 import { createLambdaProvider, type LambdaProviderOptions } from './lambda';
 import { createSecretsManagerProvider } from './secretsmanager';
 import { createSqsProvider } from './sqs';
@@ -25,14 +27,17 @@ export interface ProviderOptions {
  * @example
  * const providers = createProviders();
  * providers.map((provider) => provider.service);
- * // ['execute-api', 'lambda', 'sqs', 'states', 'dynamodb', 'secretsmanager', 'sts']
+ * // ['execute-api', 'execute-api', 'lambda', 'sqs', 'states', 'events', 'dynamodb', 'secretsmanager', 'sts']
  */
 export function createProviders(options: ProviderOptions = {}): Provider[] {
   return [
+    // Before REST: the REST provider claims every /_aws/execute-api/ path; this one only its own APIs' upgrades and @connections.
+    createApiGatewayWebSocketProvider(),
     createApiGatewayRestProvider(),
     createLambdaProvider(options.lambda),
     createSqsProvider(),
     createStepFunctionsProvider(),
+    createEventBridgeProvider(),
     createDynamoDbProvider(options.dynamodb),
     createSecretsManagerProvider(),
     createStsProvider(),

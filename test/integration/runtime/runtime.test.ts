@@ -73,6 +73,7 @@ describe('boot', () => {
       lambda: 'running',
       sqs: 'running',
       states: 'running',
+      events: 'running',
       dynamodb: 'running',
       secretsmanager: 'running',
       sts: 'running',
