@@ -19,12 +19,13 @@ const transform = {
  */
 const transformIgnorePatterns = ['/node_modules/(?!(@middy|jose)/)'];
 
-/** Subpath imports (#core/*, #shared/*, #events/*, #local/*) mirror package.json "imports". */
+/** Subpath imports (#core/*, #shared/*, #events/*, #local/*, #agents/*) mirror package.json "imports". */
 const moduleNameMapper = {
   '^#core/(.*)$': '<rootDir>/functions/core/$1',
   '^#shared/(.*)$': '<rootDir>/functions/shared/$1',
   '^#events/(.*)$': '<rootDir>/events/$1',
   '^#local/(.*)$': '<rootDir>/local/$1',
+  '^#agents/(.*)$': '<rootDir>/agents/$1',
 };
 
 /** @param {string} name @param {Partial<import('jest').Config>} [extra] */
@@ -52,9 +53,20 @@ module.exports = {
     }),
     project('e2e', { slowTestThreshold: 60 }),
   ],
-  collectCoverageFrom: ['functions/core/**/*.ts', 'events/**/*.ts'],
+  // Code run in other processes (global setup, Lambda worker threads) is not counted,
+  // so local/ reads lower than it is; each area has its own floor below today's figure.
+  collectCoverageFrom: [
+    'functions/core/**/*.ts',
+    'functions/shared/**/*.ts',
+    'functions/*/handler.ts',
+    'events/**/*.ts',
+    'local/**/*.ts',
+  ],
   coverageReporters: ['text-summary', 'lcov'],
   coverageThreshold: {
-    global: { lines: 90, branches: 80, functions: 90, statements: 90 },
+    global: { lines: 90, branches: 75, functions: 90, statements: 90 },
+    './functions/core/': { lines: 95, branches: 90, functions: 95, statements: 95 },
+    './functions/shared/': { lines: 90, branches: 80, functions: 85, statements: 90 },
+    './local/': { lines: 80, branches: 65, functions: 80, statements: 78 },
   },
 };

@@ -512,6 +512,33 @@ export const HealthReport = z.object({
 });
 export type HealthReport = z.infer<typeof HealthReport>;
 
+// ---------------------------------------------------------------- agent dispatch
+
+/** What a recovery workflow asks of an agent: run the step, or undo it. */
+export const AgentAction = z.enum(['execute', 'rollback']);
+export type AgentAction = z.infer<typeof AgentAction>;
+
+/**
+ * The SQS message a `.waitForTaskToken` dispatch sends to an agent's queue. The agent answers
+ * with SendTaskSuccess or SendTaskFailure (`Agent.Transient` or `Agent.Permanent`) on
+ * `task_token`, and is idempotent on (workflow_id, step_id, action). Unknown fields are
+ * dropped rather than refused, so a newer dispatcher does not turn older agents' messages
+ * into poison.
+ */
+export const AgentTaskMessage = z.object({
+  /** Step Functions' `$$.Task.Token`; AWS caps it at 1024 characters. */
+  task_token: z.string().min(1).max(1024),
+  workflow_id: Identifier,
+  step_id: Identifier,
+  issue: Issue,
+  action: AgentAction,
+  /** 1 on the first dispatch of this (workflow_id, step_id, action), one more on each retry. */
+  attempt: z.number().int().min(1),
+  /** When the workflow stops waiting (the Task's TimeoutSeconds from dispatch). */
+  deadline: Timestamp,
+});
+export type AgentTaskMessage = z.infer<typeof AgentTaskMessage>;
+
 /** Every schema that gets a JSON Schema file in `events/schemas/`, by file name. */
 export const WIRE_SCHEMAS = {
   Issue,
@@ -532,4 +559,5 @@ export const WIRE_SCHEMAS = {
   OptimizeRequest,
   ErrorBody,
   HealthReport,
+  AgentTaskMessage,
 } as const;

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AgentRegistration,
+  AgentTaskMessage,
   Identifier,
   IsoDuration,
   Issue,
@@ -58,6 +59,7 @@ describe('sample payloads', () => {
     ['events/samples/issue-triage-request.json', IssueTriageRequest],
     ['events/samples/recovery-workflow-request.json', RecoveryWorkflowRequest],
     ['events/samples/agent-registration.json', AgentRegistration],
+    ['events/samples/agent-task-message.json', AgentTaskMessage],
   ] as const)('%s is valid', (path, schema) => {
     // Act
     const result = schema.safeParse(readJson(path));
