@@ -1,54 +1,44 @@
 /**
- * The agent as a Lambda SQS consumer with partial batch responses.
- *
- * `@aws-lambda-powertools/batch` is not installed here, so this is the small equivalent of
- * its BatchProcessor: every record is handled, and the ids of those that must come back are
- * returned as `batchItemFailures` (the event source mapping needs `ReportBatchItemFailures`).
+ * The agent as a Lambda SQS consumer with partial batch responses, on Powertools'
+ * BatchProcessor: every record is handled, and those that must come back (a poison
+ * message for the DLQ, a callback that failed transiently) are returned as
+ * `batchItemFailures`. The event source mapping needs `ReportBatchItemFailures`.
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AgentCore } from './agent';
 
-/** Records handled at once within one batch. */
-const BATCH_CONCURRENCY = 10;
+export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
-export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+/** Marks a record the queue must deliver again; BatchProcessor reports it as a failure. */
+class NotAcknowledgedError extends Error {
+  override readonly name = 'NotAcknowledgedError';
+}
 
 /**
  * @example
  * export const handler = createAgent({ agent_id, categories, execute, rollback }).lambdaHandler;
  */
 export function createLambdaHandler(core: AgentCore): SqsBatchHandler {
-  return async (event) => {
-    const failures: string[] = [];
-    await forEachBounded(event.Records, BATCH_CONCURRENCY, async (record) => {
-      try {
-        const result = await core.handleMessage(record.body);
-        if (!result.ack) failures.push(record.messageId);
-      } catch (error) {
+  const processor = new BatchProcessor(EventType.SQS);
+  const handleRecord = async (record: SQSRecord): Promise<void> => {
+    try {
+      const result = await core.handleMessage(record.body);
+      if (!result.ack) throw new NotAcknowledgedError(`message ${record.messageId} is not acknowledged`);
+    } catch (error) {
+      if (!(error instanceof NotAcknowledgedError))
         core.logger.error('message handling failed', {
           message_id: record.messageId,
           detail: error instanceof Error ? error.message : String(error),
         });
-        failures.push(record.messageId);
-      }
-    });
-    return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-  };
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-export async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
+      throw error;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return async (event, context) =>
+    processPartialResponse(event, handleRecord, processor, {
+      ...(context ? { context } : {}),
+      // A batch where every record must come back is still an answer, not a crash.
+      throwOnFullBatchFailure: false,
+      processInParallel: true,
+    });
 }
