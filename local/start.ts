@@ -5,8 +5,10 @@
  * 2. Synthesizes the stack into cdk.out, skipped when the inputs are unchanged.
  * 3. Boots the offline runtime on 127.0.0.1:$PORT (default 4566) and deploys the template.
  * 4. Writes .local/outputs.json (the `cdk deploy --outputs-file` shape) and
- *    .local/admin-token (mode 0600), then prints the URLs, the token and examples.
- * 5. Ctrl-C or SIGTERM stops everything and exits 0; a second Ctrl-C forces the exit.
+ *    .local/admin-token (mode 0600).
+ * 5. Registers the reference agents (C8) through the REST API (a failure is reported,
+ *    not fatal), then prints the URLs, the token and examples.
+ * 6. Ctrl-C or SIGTERM stops everything and exits 0; a second Ctrl-C forces the exit.
  *
  * Extra `-c key=value` arguments go to the synth (`npm start -- -c websocket=false`).
  */
@@ -16,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import { findJava, JavaMissingError } from './java';
+import { describeRegistration, registerReferenceAgents } from './reference-agents';
 import { DEFAULT_PORT, HEALTH_PATH } from './runtime/edge';
 import { type Runtime, startRuntime } from './runtime/runtime';
 import { synthesize } from './runtime/synth';
@@ -28,6 +31,8 @@ const MINIMUM_NODE_MAJOR = 20;
 const ADMIN_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 /** Signals closer together than this are one Ctrl-C delivered twice, not a second press. */
 const DUPLICATE_SIGNAL_MS = 1_000;
+/** JSON objects of queue URLs (C2), left out of the banner. */
+const AGENT_URL_OUTPUTS = new Set(['AgentQueueUrls', 'AgentDlqUrls']);
 
 function fail(message: string): never {
   console.error(`npm start: ${message}`);
@@ -77,6 +82,7 @@ function banner(
   runtime: Runtime,
   token: string,
   times: { synth: string; bootMs: number; totalMs: number },
+  agents: string,
 ): string {
   const { endpoint, outputs, stackName } = runtime;
   // Without an API Gateway provider the URL still points at AWS: no use printing it as local.
@@ -90,7 +96,10 @@ function banner(
     ...(restApiUrl ? [`  REST API     ${restApiUrl}`] : []),
     ...Object.entries(outputs)
       .filter(([key]) => !(restApiUrl && (key === 'RestApiUrl' || /^RestApiEndpoint/.test(key))))
+      // One URL per category: readable in outputs.json, too long for the banner.
+      .filter(([key]) => !AGENT_URL_OUTPUTS.has(key))
       .map(([key, value]) => `  ${key.padEnd(12)} ${value}`),
+    `  agents       ${agents}`,
     `  outputs      ${join(STATE_DIR, 'outputs.json')}`,
     `  admin token  ${join(STATE_DIR, 'admin-token')} (valid ${ADMIN_TOKEN_TTL_SECONDS / 3600} h):`,
     '',
@@ -179,10 +188,24 @@ async function main(): Promise<void> {
   // writeFileSync keeps the mode of a file that already exists.
   chmodSync(tokenFile, 0o600);
 
+  const restApiUrl = runtime.outputs.RestApiUrl;
+  let agents: string;
+  if (restApiUrl?.startsWith(runtime.endpoint)) {
+    const registration = await registerReferenceAgents(restApiUrl, token);
+    agents = describeRegistration(
+      registration,
+      registration.registered.length + registration.failures.length,
+    );
+  } else {
+    agents = 'reference agents not registered: the REST API is not served locally';
+  }
+  log(agents);
+  if (shuttingDown) return;
+
   // performance.now() counts from the process start, so module loading is included.
   const totalMs = Math.round(performance.now());
   const synthTime = synth.cached ? `cached (${synth.durationMs} ms, warm)` : `${synth.durationMs} ms (cold)`;
-  console.log(banner(runtime, token, { synth: synthTime, bootMs: runtime.bootMs, totalMs }));
+  console.log(banner(runtime, token, { synth: synthTime, bootMs: runtime.bootMs, totalMs }, agents));
 }
 
 /** Set by the first SIGINT or SIGTERM; from then on the shutdown path owns the exit. */

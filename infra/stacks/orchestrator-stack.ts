@@ -1,10 +1,18 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
+import { REFERENCE_AGENT_CATALOG, type ReferenceAgentEntry } from '#agents/reference/catalog';
 import { JwtSigningKey } from '../constructs/jwt-signing-key';
 import type { LogLevel } from '../constructs/orchestrator-function';
 import { OrchestratorTable } from '../constructs/orchestrator-table';
+import { ReferenceAgents } from '../constructs/reference-agents';
 import { OrchestratorRestApi } from '../constructs/rest-api';
+
+/**
+ * The agent catalog: one queue per agent type. For now these are the simulated reference
+ * agents of contract C8, `reference-<category>` for each C7 category.
+ */
+export const AGENT_CATALOG: readonly ReferenceAgentEntry[] = REFERENCE_AGENT_CATALOG;
 
 /** `retain` keeps data and logs when the stack is deleted; `destroy` is for throwaway dev stacks. */
 export type RemovalPolicyName = 'retain' | 'destroy';
@@ -55,13 +63,14 @@ export interface OrchestratorStackProps extends StackProps {
 }
 
 /**
- * The Master Orchestrator control plane: the single table, the JWT signing key
- * and the authenticated REST API. Outputs follow contract C2.
+ * The Master Orchestrator control plane: the single table, the JWT signing key,
+ * the authenticated REST API, and the agent queues with their reference agents. Outputs follow contract C2.
  */
 export class OrchestratorStack extends Stack {
   readonly table: OrchestratorTable;
   readonly signingKey: JwtSigningKey;
   readonly restApi: OrchestratorRestApi;
+  readonly referenceAgents: ReferenceAgents;
   /** Whether the WebSocket API was asked for (no-op until the progress-stream issue). */
   readonly websocketEnabled: boolean;
 
@@ -87,6 +96,12 @@ export class OrchestratorStack extends Stack {
       removalPolicy,
     });
 
+    this.referenceAgents = new ReferenceAgents(this, 'ReferenceAgents', {
+      catalog: AGENT_CATALOG,
+      logLevel: props.logLevel,
+      removalPolicy,
+    });
+
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,
       description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
@@ -98,6 +113,17 @@ export class OrchestratorStack extends Stack {
     new CfnOutput(this, 'JwtSecretArn', {
       value: this.signingKey.secretArn,
       description: 'Secrets Manager secret holding the HS256 JWT signing key',
+    });
+    const agents = this.referenceAgents.agents;
+    new CfnOutput(this, 'AgentQueueUrls', {
+      value: this.toJsonString(Object.fromEntries(agents.map((a) => [a.category, a.queue.queueUrl]))),
+      description: 'JSON object: agent category -> URL of its agent queue',
+    });
+    new CfnOutput(this, 'AgentDlqUrls', {
+      value: this.toJsonString(
+        Object.fromEntries(agents.map((a) => [a.category, a.queue.deadLetterQueueUrl])),
+      ),
+      description: 'JSON object: agent category -> URL of its dead-letter queue',
     });
   }
 }

@@ -8,7 +8,7 @@ import { API_BASE_PATH, ROUTES } from '#shared/routes';
 import { GSI1, TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/table-design';
 import { buildApp, STACK_NAME } from '../../infra/app';
 import { toModelSchema } from '../../infra/constructs/rest-api';
-import type { OrchestratorStack } from '../../infra/stacks/orchestrator-stack';
+import { AGENT_CATALOG, type OrchestratorStack } from '../../infra/stacks/orchestrator-stack';
 import {
   actionsOf,
   allPolicyStatements,
@@ -37,11 +37,17 @@ const FUNCTION_PATHS = {
 type FunctionName = keyof typeof FUNCTION_PATHS;
 const FUNCTION_NAMES = Object.keys(FUNCTION_PATHS) as FunctionName[];
 
+/** The reference agents' functions (test/infra/agent-queues.test.ts covers them). */
+const REFERENCE_AGENT = 'reference-agent';
+
 /** The only actions AWS requires on Resource "*" here, and which roles may hold them. */
-const WILDCARD_ACTIONS: Readonly<Record<string, readonly FunctionName[]>> = {
-  'xray:PutTraceSegments': FUNCTION_NAMES,
-  'xray:PutTelemetryRecords': FUNCTION_NAMES,
+const WILDCARD_ACTIONS: Readonly<Record<string, readonly string[]>> = {
+  'xray:PutTraceSegments': [...FUNCTION_NAMES, REFERENCE_AGENT],
+  'xray:PutTelemetryRecords': [...FUNCTION_NAMES, REFERENCE_AGENT],
   'secretsmanager:GetRandomPassword': ['rotate-signing-key'],
+  'states:SendTaskSuccess': [REFERENCE_AGENT],
+  'states:SendTaskFailure': [REFERENCE_AGENT],
+  'states:SendTaskHeartbeat': [REFERENCE_AGENT],
 };
 
 let app: App;
@@ -204,8 +210,8 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are the six API functions, the authorizer and the rotation function', () => {
-    template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
+  it('are the six API functions, the authorizer, the rotation function and the reference agents', () => {
+    template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length + AGENT_CATALOG.length);
     for (const name of FUNCTION_NAMES) expect(functionOf(name).Type).toBe('AWS::Lambda::Function');
   });
 
@@ -274,7 +280,10 @@ describe('IAM', () => {
   });
 
   it('uses Resource "*" only for the actions AWS requires it for, on the roles that need them', () => {
-    const roleNames = new Map(FUNCTION_NAMES.map((name) => [roleIdOf(name), name]));
+    const roleNames = new Map<string, string>(FUNCTION_NAMES.map((name) => [roleIdOf(name), name]));
+    for (const [roleId, role] of resourcesOfType(json, 'AWS::IAM::Role')) {
+      if (cdkPath(role).startsWith(`${STACK_NAME}/ReferenceAgents/`)) roleNames.set(roleId, REFERENCE_AGENT);
+    }
     const wildcards = statements.filter((entry) => asArray(entry.statement.Resource).includes('*'));
     expect(wildcards.length).toBeGreaterThan(0);
     for (const entry of wildcards) {

@@ -9,6 +9,7 @@
  * deduplication. README.md in this folder lists the known differences.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { GETTABLE_ATTRIBUTES, normalizeAttributes, parseRedrivePolicy } from './attributes';
 import {
   invalidAttributeName,
@@ -131,7 +132,7 @@ export class SqsService {
   private endpoint: string;
   private readonly queues = new Map<string, SqsQueue>();
   private readonly moveTasks: MoveTasks;
-  private lifecycle = new AbortController();
+  private lifecycle = SqsService.lifecycleController();
   private sequence = 0n;
 
   constructor(options: SqsServiceOptions = {}) {
@@ -150,7 +151,7 @@ export class SqsService {
     if (options.region) this.region = options.region;
     if (options.accountId) this.accountId = options.accountId;
     if (options.endpoint) this.endpoint = options.endpoint.replace(/\/$/, '');
-    if (this.lifecycle.signal.aborted) this.lifecycle = new AbortController();
+    if (this.lifecycle.signal.aborted) this.lifecycle = SqsService.lifecycleController();
   }
 
   /** Ends every long poll (they answer no messages) and every move task's timer. */
@@ -554,6 +555,16 @@ export class SqsService {
       ...(md5 && { md5OfMessageAttributes: md5 }),
       queueArn: queue.arn,
     };
+  }
+
+  /**
+   * Every long poll in flight listens on this one signal (and removes its listener when
+   * it settles), so many listeners are normal here: one per waiting receive.
+   */
+  private static lifecycleController(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
   }
 
   private waitForChange(queue: SqsQueue, delayMs: number, signal: AbortSignal | undefined): Promise<void> {

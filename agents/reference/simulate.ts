@@ -1,0 +1,128 @@
+/**
+ * What a reference agent does with a task: it follows `issue.parameters.simulate` (contract C8).
+ * Only the reference agents read `simulate`; the orchestrator passes `parameters` through.
+ *
+ * - `succeed` (also when `simulate` is absent): waits `delay_ms`, then answers
+ *   `{ agent_id, action, simulated: true }`, for `execute` and `rollback` alike.
+ * - `fail`: `execute` waits `delay_ms`, then fails with `Agent.Permanent`.
+ * - `timeout`: `execute` does not answer before the task's `deadline`. The SDK always answers
+ *   once the handler settles, so the handler waits until the deadline has passed (or until a
+ *   heartbeat learns the task is over), then throws `Agent.Transient`; Step Functions has timed
+ *   the task out by then and refuses the late answer (`TaskTimedOut`), which the SDK drops. The
+ *   wait is capped at {@link MAX_SIMULATED_WAIT_MS}: a deadline further away gets the transient
+ *   failure at the cap instead (a retry, not a timeout).
+ * - `fail_rollback`: `execute` succeeds, `rollback` fails with `Agent.Permanent`.
+ *
+ * A `rollback` of a step whose `execute` was `fail` or `timeout` succeeds (there is nothing to undo).
+ */
+import * as z from 'zod';
+import { AgentPermanentError, AgentTransientError, type TaskContext } from '#agents/sdk/index';
+import type { AgentTaskMessage } from '#core/wire';
+
+/** Longest any simulated wait lasts; well under the reference agents' 90 s function timeout. */
+export const MAX_SIMULATED_WAIT_MS = 60_000;
+
+/** How long past the deadline a simulated timeout keeps waiting, so the timeout has surely fired. */
+export const TIMEOUT_GRACE_MS = 1_000;
+
+export const SimulateOutcome = z.enum(['succeed', 'fail', 'timeout', 'fail_rollback']);
+export type SimulateOutcome = z.infer<typeof SimulateOutcome>;
+
+export const Simulate = z
+  .object({
+    outcome: SimulateOutcome,
+    /** Capped at {@link MAX_SIMULATED_WAIT_MS}. */
+    delay_ms: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type Simulate = z.infer<typeof Simulate>;
+
+/** What the agent will do: wait `wait_ms` (or until the task is over), then do `kind`. */
+export type SimulationPlan =
+  | { readonly kind: 'succeed'; readonly wait_ms: number }
+  | { readonly kind: 'fail'; readonly wait_ms: number; readonly message: string }
+  | { readonly kind: 'timeout'; readonly wait_ms: number; readonly message: string };
+
+const DEFAULT_SIMULATE: Simulate = { outcome: 'succeed' };
+
+/**
+ * Reads `parameters.simulate`; absent means `succeed` with no delay.
+ * @throws AgentPermanentError when `simulate` is present but not a valid simulation.
+ */
+export function parseSimulate(parameters: Record<string, unknown> | undefined): Simulate {
+  const raw = parameters?.simulate;
+  if (raw === undefined) return DEFAULT_SIMULATE;
+  const parsed = Simulate.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues
+    .map((issue) => `${['simulate', ...issue.path.map(String)].join('.')}: ${issue.message}`)
+    .join('; ');
+  throw new AgentPermanentError(
+    `invalid parameters.simulate (expected {outcome: "succeed"|"fail"|"timeout"|"fail_rollback", delay_ms?: integer >= 0}): ${problems}`,
+  );
+}
+
+const capWait = (ms: number): number => Math.min(Math.max(0, Math.round(ms)), MAX_SIMULATED_WAIT_MS);
+
+/** Pure: what to do for this task at time `now` (epoch ms). */
+export function planSimulation(task: AgentTaskMessage, now: number): SimulationPlan {
+  const simulate = parseSimulate(task.issue.parameters);
+  const delay = capWait(simulate.delay_ms ?? 0);
+  const { action } = task;
+  if (action === 'execute' && simulate.outcome === 'fail') {
+    return { kind: 'fail', wait_ms: delay, message: 'simulated permanent failure (simulate.outcome "fail")' };
+  }
+  if (action === 'execute' && simulate.outcome === 'timeout') {
+    const untilDeadline = Date.parse(task.deadline) - now + TIMEOUT_GRACE_MS;
+    return {
+      kind: 'timeout',
+      wait_ms: capWait(Math.max(delay, untilDeadline)),
+      message: 'simulated timeout (simulate.outcome "timeout"): no answer before the deadline',
+    };
+  }
+  if (action === 'rollback' && simulate.outcome === 'fail_rollback') {
+    return {
+      kind: 'fail',
+      wait_ms: delay,
+      message: 'simulated rollback failure (simulate.outcome "fail_rollback")',
+    };
+  }
+  return { kind: 'succeed', wait_ms: delay };
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface SimulationClock {
+  readonly now: () => number;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const REAL_CLOCK: SimulationClock = { now: Date.now, sleep };
+
+/** Runs one task as `simulate` says: the reference agents' `execute` and `rollback`. */
+export async function simulateTask(
+  task: AgentTaskMessage,
+  context: TaskContext,
+  clock: SimulationClock = REAL_CLOCK,
+): Promise<{ agent_id: string; action: AgentTaskMessage['action']; simulated: true }> {
+  const plan = planSimulation(task, clock.now());
+  await clock.sleep(plan.wait_ms, context.signal);
+  if (plan.kind === 'fail') throw new AgentPermanentError(plan.message);
+  if (plan.kind === 'timeout') throw new AgentTransientError(plan.message);
+  return { agent_id: context.agent_id, action: task.action, simulated: true };
+}
