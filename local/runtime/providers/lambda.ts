@@ -28,6 +28,8 @@
  * capped at `maxConcurrency`. `invokeSqsBatch()` runs one batch by hand.
  *
  * Differences from AWS:
+ * - At most `maxConcurrency` (default 4) execution environments per function, and more
+ *   invocations queue; AWS starts one per concurrent invocation up to the account's limit.
  * - The Node.js version is the host's; `Runtime` only names `AWS_EXECUTION_ENV`. Only
  *   `nodejs*` runtimes deploy.
  * - `MemorySize` is reported (context, env, REPORT) but not enforced. Workers share the

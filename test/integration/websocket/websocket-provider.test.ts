@@ -19,6 +19,7 @@ import { createApiGatewayWebSocketProvider } from '#local/runtime/providers/apig
 import { createLambdaProvider, type LambdaProvider } from '#local/runtime/providers/lambda';
 import type { DeployContext, Provider, ResolvedResource } from '#local/runtime/types';
 import { ACCOUNT_ID, CREDENTIALS, captureLog, fixtureFunction, REGION } from '../../fixtures/lambda/harness';
+import { runAwsCli } from '../local/aws-cli';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'websocket');
 const STAGE = 'dev';
@@ -298,6 +299,28 @@ describe('the API Gateway WebSocket provider', () => {
     expect(info.Identity?.SourceIp).toBe('127.0.0.1');
     expect(gone).toBeInstanceOf(GoneException);
     expect(gone).toMatchObject({ $metadata: { httpStatusCode: 410 } });
+  });
+
+  it('delivers post-to-connection from the AWS CLI', async () => {
+    // Arrange
+    const ws = await connect('?token=good');
+    const id = await connectionIdOf(ws);
+    const frame = nextMessage(ws);
+
+    // Act
+    const cli = await runAwsCli(`${edge.endpoint}/_aws/execute-api/${apiId}/${STAGE}`, [
+      'apigatewaymanagementapi',
+      'post-to-connection',
+      '--connection-id',
+      id,
+      '--data',
+      'from-the-cli',
+    ]);
+
+    // Assess
+    expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await frame).toBe('from-the-cli');
+    ws.close();
   });
 
   it('closes the socket on DeleteConnection and runs $disconnect', async () => {
