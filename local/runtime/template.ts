@@ -10,7 +10,7 @@
  *   get fake but well-formed names and ARNs, so `Ref` and `Fn::GetAtt` still resolve;
  * - anything else is UNKNOWN: skipped with a warning, and given placeholder values.
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeployContext, DeployedResource, Provider, ResolvedResource } from './types';
@@ -647,14 +647,39 @@ function randomSuffix(length = 12): string {
   return suffix;
 }
 
+export interface GeneratedNameOptions {
+  /** Longest name the service accepts. @default 128 */
+  readonly maxLength?: number;
+  /** Appended after the unique part, e.g. `.fifo`. @default '' */
+  readonly suffix?: string;
+  /** The same name on every boot of one stack (a hash of stack and logical id), not a random one. @default false */
+  readonly stable?: boolean;
+  /** Drop every character but letters, digits, `_` and `-` (SQS names). @default false */
+  readonly sanitize?: boolean;
+  /** Leave the stack name out, as CloudFormation does for some types (state machines). @default false */
+  readonly withoutStack?: boolean;
+}
+
 /**
  * The physical name CloudFormation generates for a resource without an explicit name:
- * `<stack>-<logicalId>-<SUFFIX>`, cut to `maxLength`.
+ * `<stack>-<logicalId>-<SUFFIX>`; when too long, stack and logical id are cut evenly.
+ * @example generatedName('MasterOrchestrator', 'Table', { maxLength: 255 }) // 'MasterOrchestrator-Table-K3J9...'
  */
-export function generatedName(stackName: string, logicalId: string, maxLength = 128): string {
-  const suffix = randomSuffix();
-  const head = `${stackName}-${logicalId}`.slice(0, Math.max(1, maxLength - suffix.length - 1));
-  return `${head}-${suffix}`;
+export function generatedName(
+  stackName: string,
+  logicalId: string,
+  options: GeneratedNameOptions = {},
+): string {
+  const { maxLength = 128, suffix = '', stable = false, sanitize = false, withoutStack = false } = options;
+  const unique = stable
+    ? createHash('sha256').update(`${stackName}/${logicalId}`).digest('hex').slice(0, 12).toUpperCase()
+    : randomSuffix();
+  const clean = (text: string) => (sanitize ? text.replace(/[^A-Za-z0-9_-]/g, '') : text);
+  const budget = Math.max(1, maxLength - unique.length - suffix.length - (withoutStack ? 1 : 2));
+  if (withoutStack) return `${clean(logicalId).slice(0, budget)}-${unique}${suffix}`;
+  const stack = clean(stackName).slice(0, Math.ceil(budget / 2));
+  const logical = clean(logicalId).slice(0, budget - stack.length);
+  return `${stack}-${logical}-${unique}${suffix}`;
 }
 
 function stringProperty(properties: Readonly<Record<string, unknown>>, key: string): string | undefined {
@@ -674,7 +699,7 @@ export function fakeDeployedResource(
   const { logicalId, type, properties } = resource;
   const partition = partitionOf(region);
   const name = (key: string, maxLength?: number): string =>
-    stringProperty(properties, key) ?? generatedName(stackName, logicalId, maxLength);
+    stringProperty(properties, key) ?? generatedName(stackName, logicalId, { maxLength });
   switch (type) {
     case 'AWS::IAM::Role': {
       const roleName = name('RoleName', 64);

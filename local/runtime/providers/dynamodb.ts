@@ -230,7 +230,7 @@ async function deployTable(
   const tableName =
     typeof properties.TableName === 'string' && properties.TableName !== ''
       ? properties.TableName
-      : generatedName(context.stackName, logicalId, 255);
+      : generatedName(context.stackName, logicalId, { maxLength: 255 });
   let table: TableDescription | undefined;
   try {
     table = (await client.send(new CreateTableCommand(createTableInput(tableName, properties))))

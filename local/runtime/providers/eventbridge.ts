@@ -15,7 +15,7 @@
  * InputTransformer (the whole event is delivered, with a warning), no archives, replays,
  * pipes or API destinations, and cron `L`/`W`/`#` are not scheduled.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type AwsRequest,
   type AwsResponse,
@@ -27,6 +27,7 @@ import {
   type ResolvedResource,
   type ServiceRegistry,
 } from '#local/runtime/types';
+import { generatedName } from '../template';
 import {
   InvalidEventPatternError,
   type JsonObject,
@@ -539,7 +540,7 @@ export function createEventBridgeProvider(options: EventBridgeProviderOptions = 
       const name =
         typeof properties.Name === 'string'
           ? properties.Name
-          : generatedName(context.stackName, resource.logicalId);
+          : generatedName(context.stackName, resource.logicalId, { maxLength: 63, stable: true });
       if (resource.type === BUS_TYPE) {
         if (!buses.has(name)) buses.set(name, new Map());
         return { ref: name, attributes: { Name: name, Arn: busArn(name) } };
@@ -654,15 +655,4 @@ function error(failure: ApiError): AwsResponse {
     headers: { 'content-type': 'application/x-amz-json-1.1' },
     body: JSON.stringify({ __type: failure.type, message: failure.message }),
   };
-}
-
-/** CloudFormation's `<stack>-<LogicalId>-<suffix>`, stable across deploys of one stack. */
-function generatedName(stackName: string, logicalId: string): string {
-  const suffix = createHash('sha256')
-    .update(`${stackName}/${logicalId}`)
-    .digest('hex')
-    .slice(0, 12)
-    .toUpperCase();
-  const base = `${stackName}-${logicalId}`.slice(0, 50);
-  return `${base}-${suffix}`;
 }

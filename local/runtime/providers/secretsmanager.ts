@@ -97,7 +97,7 @@ function createSecret(
   const name =
     typeof properties.Name === 'string' && properties.Name !== ''
       ? properties.Name
-      : generatedName(context.stackName, logicalId, 256).replace(/[^A-Za-z0-9/_+=.@-]/g, '-');
+      : generatedName(context.stackName, logicalId, { maxLength: 256 }).replace(/[^A-Za-z0-9/_+=.@-]/g, '-');
   const secretString =
     typeof properties.SecretString === 'string'
       ? properties.SecretString

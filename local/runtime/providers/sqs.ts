@@ -15,8 +15,9 @@
  * await sqs.sendMessage(queueUrl, JSON.stringify({ hello: 'world' }));
  * const [message] = await sqs.receiveMessages(attributes.Arn, { max: 10, waitSeconds: 20 });
  */
-import { randomBytes } from 'node:crypto';
+
 import type { SQSRecord } from 'aws-lambda';
+import { generatedName } from '../template';
 import type {
   AwsRequest,
   AwsResponse,
@@ -258,7 +259,11 @@ function deployQueue(sqs: SqsService, resource: ResolvedResource, context: Deplo
   const name =
     typeof properties.QueueName === 'string' && properties.QueueName !== ''
       ? properties.QueueName
-      : generatedName(context.stackName, resource.logicalId, fifo ? '.fifo' : '');
+      : generatedName(context.stackName, resource.logicalId, {
+          maxLength: 80,
+          suffix: fifo ? '.fifo' : '',
+          sanitize: true,
+        });
   const tags = Array.isArray(properties.Tags)
     ? Object.fromEntries(
         (properties.Tags as { Key?: unknown; Value?: unknown }[]).map((tag) => [
@@ -290,16 +295,5 @@ function deployQueuePolicy(
   if (!Array.isArray(Queues)) throw new Error(`${resource.logicalId}: Queues must be a list of queue URLs`);
   const policy = typeof PolicyDocument === 'string' ? PolicyDocument : JSON.stringify(PolicyDocument ?? {});
   for (const queueUrl of Queues) sqs.setAttributes(sqs.resolve(String(queueUrl)), { Policy: policy });
-  return { ref: generatedName(context.stackName, resource.logicalId, '') };
-}
-
-/** CloudFormation's physical name: `<stack>-<logicalId>-<12 random characters>`, at most 80 long. */
-function generatedName(stackName: string, logicalId: string, suffix: string): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-  const random = Array.from(randomBytes(12), (byte) => alphabet[byte % alphabet.length]).join('');
-  const budget = 80 - suffix.length - random.length - 2;
-  const clean = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '');
-  const stack = clean(stackName).slice(0, Math.ceil(budget / 2));
-  const logical = clean(logicalId).slice(0, budget - stack.length);
-  return `${stack}-${logical}-${random}${suffix}`;
+  return { ref: generatedName(context.stackName, resource.logicalId, { maxLength: 80, sanitize: true }) };
 }

@@ -9,7 +9,7 @@
  *
  * Known differences from AWS are listed in `stepfunctions/README.md`.
  */
-import { createHash } from 'node:crypto';
+
 import {
   DEFAULT_REGION,
   type DeployContext,
@@ -19,6 +19,7 @@ import {
   type ResolvedResource,
   type ServiceRegistry,
 } from '#local/runtime/types';
+import { generatedName } from '../template';
 import { createSfnApiHandler, TARGET_PREFIX } from './stepfunctions/api';
 import type { StateMachineType } from './stepfunctions/arns';
 import { applySubstitutions } from './stepfunctions/definition';
@@ -109,7 +110,11 @@ export function createStepFunctionsProvider(
       const name =
         typeof properties.StateMachineName === 'string'
           ? properties.StateMachineName
-          : generatedName(context.stackName, resource.logicalId);
+          : generatedName(context.stackName, resource.logicalId, {
+              maxLength: 80,
+              stable: true,
+              withoutStack: true,
+            });
       const record = service.deployStateMachine({
         partition: {
           region: context.region || options.region || DEFAULT_REGION,
@@ -161,14 +166,4 @@ function machineType(value: unknown): StateMachineType {
   throw new InvalidDefinitionError(
     `StateMachineType must be STANDARD or EXPRESS, not ${JSON.stringify(value)}`,
   );
-}
-
-/** CloudFormation's `<LogicalId>-<suffix>`, with a suffix stable across deploys of one stack. */
-function generatedName(stackName: string, logicalId: string): string {
-  const suffix = createHash('sha256')
-    .update(`${stackName}/${logicalId}`)
-    .digest('hex')
-    .slice(0, 12)
-    .toUpperCase();
-  return `${logicalId.slice(0, 67)}-${suffix}`;
 }

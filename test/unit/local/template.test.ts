@@ -377,9 +377,22 @@ describe('deployTemplate', () => {
   });
 
   it('generates CloudFormation-style names within the length limit', () => {
-    const name = generatedName('MasterOrchestrator', 'A'.repeat(80), 64);
+    const name = generatedName('MasterOrchestrator', 'A'.repeat(80), { maxLength: 64 });
     expect(name).toHaveLength(64);
     expect(name).toMatch(/^MasterOrchestrator-A+-[A-Z0-9]{12}$/);
+  });
+
+  it('generates stable, stack-less, suffixed and sanitised names when the service needs them', () => {
+    // Act
+    const stable = [1, 2].map(() => generatedName('Stack', 'Machine', { stable: true, withoutStack: true }));
+    const random = [1, 2].map(() => generatedName('Stack', 'Rule'));
+    const fifo = generatedName('My.Stack', 'Jobs:Queue', { maxLength: 80, suffix: '.fifo', sanitize: true });
+
+    // Assess
+    expect(stable[0]).toBe(stable[1]);
+    expect(stable[0]).toMatch(/^Machine-[0-9A-F]{12}$/);
+    expect(random[0]).not.toBe(random[1]);
+    expect(fifo).toMatch(/^MyStack-JobsQueue-[A-Z0-9]{12}\.fifo$/);
   });
 });
 
