@@ -12,11 +12,16 @@
  *   wait is capped at {@link MAX_SIMULATED_WAIT_MS}: a deadline further away gets the transient
  *   failure at the cap instead (a retry, not a timeout).
  * - `fail_rollback`: `execute` succeeds, `rollback` fails with `Agent.Permanent`.
+ * - `crash`: `execute` takes the message and dies: after `delay_ms` it stops heartbeating and
+ *   never answers (the SDK's `ANSWER_LATER`), so the workflow sees States.HeartbeatTimeout.
+ * - `transient_failures: n` (with any outcome): the first `n` dispatches of `execute`
+ *   (`attempt` <= n) fail with `Agent.Transient` after `delay_ms`, so the workflow retries;
+ *   later attempts follow `outcome`.
  *
  * A `rollback` of a step whose `execute` was `fail` or `timeout` succeeds (there is nothing to undo).
  */
 import * as z from 'zod';
-import { AgentPermanentError, AgentTransientError, type TaskContext } from '#agents/sdk/index';
+import { AgentPermanentError, AgentTransientError, ANSWER_LATER, type TaskContext } from '#agents/sdk/index';
 import type { AgentTaskMessage } from '#core/wire';
 
 /** Longest any simulated wait lasts; well under the reference agents' 90 s function timeout. */
@@ -25,7 +30,7 @@ export const MAX_SIMULATED_WAIT_MS = 60_000;
 /** How long past the deadline a simulated timeout keeps waiting, so the timeout has surely fired. */
 export const TIMEOUT_GRACE_MS = 1_000;
 
-export const SimulateOutcome = z.enum(['succeed', 'fail', 'timeout', 'fail_rollback']);
+export const SimulateOutcome = z.enum(['succeed', 'fail', 'timeout', 'fail_rollback', 'crash']);
 export type SimulateOutcome = z.infer<typeof SimulateOutcome>;
 
 export const Simulate = z
@@ -33,6 +38,8 @@ export const Simulate = z
     outcome: SimulateOutcome,
     /** Capped at {@link MAX_SIMULATED_WAIT_MS}. */
     delay_ms: z.number().int().min(0).optional(),
+    /** The first n execute attempts fail with Agent.Transient. */
+    transient_failures: z.number().int().min(0).max(10).optional(),
   })
   .strict();
 export type Simulate = z.infer<typeof Simulate>;
@@ -41,6 +48,8 @@ export type Simulate = z.infer<typeof Simulate>;
 export type SimulationPlan =
   | { readonly kind: 'succeed'; readonly wait_ms: number }
   | { readonly kind: 'fail'; readonly wait_ms: number; readonly message: string }
+  | { readonly kind: 'transient'; readonly wait_ms: number; readonly message: string }
+  | { readonly kind: 'crash'; readonly wait_ms: number }
   | { readonly kind: 'timeout'; readonly wait_ms: number; readonly message: string };
 
 const DEFAULT_SIMULATE: Simulate = { outcome: 'succeed' };
@@ -58,7 +67,7 @@ export function parseSimulate(parameters: Record<string, unknown> | undefined): 
     .map((issue) => `${['simulate', ...issue.path.map(String)].join('.')}: ${issue.message}`)
     .join('; ');
   throw new AgentPermanentError(
-    `invalid parameters.simulate (expected {outcome: "succeed"|"fail"|"timeout"|"fail_rollback", delay_ms?: integer >= 0}): ${problems}`,
+    `invalid parameters.simulate (expected {outcome: "succeed"|"fail"|"timeout"|"fail_rollback"|"crash", delay_ms?: integer >= 0, transient_failures?: 0..10}): ${problems}`,
   );
 }
 
@@ -69,6 +78,14 @@ export function planSimulation(task: AgentTaskMessage, now: number): SimulationP
   const simulate = parseSimulate(task.issue.parameters);
   const delay = capWait(simulate.delay_ms ?? 0);
   const { action } = task;
+  if (action === 'execute' && task.attempt <= (simulate.transient_failures ?? 0)) {
+    return {
+      kind: 'transient',
+      wait_ms: delay,
+      message: `simulated transient failure ${task.attempt} of ${simulate.transient_failures} (simulate.transient_failures)`,
+    };
+  }
+  if (action === 'execute' && simulate.outcome === 'crash') return { kind: 'crash', wait_ms: delay };
   if (action === 'execute' && simulate.outcome === 'fail') {
     return { kind: 'fail', wait_ms: delay, message: 'simulated permanent failure (simulate.outcome "fail")' };
   }
@@ -119,10 +136,11 @@ export async function simulateTask(
   task: AgentTaskMessage,
   context: TaskContext,
   clock: SimulationClock = REAL_CLOCK,
-): Promise<{ agent_id: string; action: AgentTaskMessage['action']; simulated: true }> {
+): Promise<{ agent_id: string; action: AgentTaskMessage['action']; simulated: true } | typeof ANSWER_LATER> {
   const plan = planSimulation(task, clock.now());
   await clock.sleep(plan.wait_ms, context.signal);
+  if (plan.kind === 'crash') return ANSWER_LATER;
   if (plan.kind === 'fail') throw new AgentPermanentError(plan.message);
-  if (plan.kind === 'timeout') throw new AgentTransientError(plan.message);
+  if (plan.kind === 'timeout' || plan.kind === 'transient') throw new AgentTransientError(plan.message);
   return { agent_id: context.agent_id, action: task.action, simulated: true };
 }

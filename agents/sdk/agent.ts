@@ -12,10 +12,10 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type AgentAction, AgentTaskMessage, type Category } from '#core/wire';
 import { isCallbackGone, toTaskFailure } from './errors';
-import { type DedupeRecord, type DedupeStore, dedupeKey, MemoryDedupeStore } from './idempotency';
+import { type DedupeRecord, type DedupeStore, dedupeKey, MemoryDedupeStore, mayClaim } from './idempotency';
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -26,7 +26,15 @@ export interface TaskContext {
   readonly signal: AbortSignal;
 }
 
-/** Runs one step; the resolved value (JSON-serializable) becomes the task's output. */
+/**
+ * Returned by a handler that will answer later, out of band (SendTaskSuccess/Failure or POST
+ * tasks/* with the task token, from another process): the SDK stops heartbeating, acknowledges
+ * the message and sends nothing. Whoever answers later owns the heartbeats too; a task nobody
+ * answers ends with States.HeartbeatTimeout or States.Timeout.
+ */
+export const ANSWER_LATER: unique symbol = Symbol.for('master-orchestrator.agent.answer-later');
+
+/** Runs one step; the resolved value (JSON-serializable) becomes the task's output, unless it is {@link ANSWER_LATER}. */
 export type TaskHandler = (task: AgentTaskMessage, context: TaskContext) => Promise<unknown>;
 
 export interface AgentLogger {
@@ -45,8 +53,9 @@ export interface AgentOptions {
   /** Used by `poll`. @default a client from the environment */
   readonly sqs?: SQSClient;
   /**
-   * How often to send SendTaskHeartbeat while a handler runs. Keep it well under the
-   * dispatching Task's HeartbeatSeconds (a third is a good rule), which the agent cannot see.
+   * The longest interval between SendTaskHeartbeat calls while a handler runs. A message
+   * that carries `heartbeat_seconds` (the dispatching Task's HeartbeatSeconds) is
+   * heartbeated at a third of that when it is shorter.
    * @default 10000
    */
   readonly heartbeatIntervalMs?: number;
@@ -62,8 +71,9 @@ export interface AgentOptions {
  * - `GONE`: Step Functions answered TaskTimedOut, TaskDoesNotExist or InvalidToken: a late callback.
  * - `POISON`: the body is not an AgentTaskMessage.
  * - `RETRY`: the callback itself failed (network, throttling); the message must come back.
+ * - `DEFERRED`: the handler returned {@link ANSWER_LATER}; nothing was sent.
  */
-export type MessageOutcome = 'ANSWERED' | 'DUPLICATE' | 'GONE' | 'POISON' | 'RETRY';
+export type MessageOutcome = 'ANSWERED' | 'DUPLICATE' | 'GONE' | 'POISON' | 'RETRY' | 'DEFERRED';
 
 export interface MessageResult {
   readonly outcome: MessageOutcome;
@@ -81,6 +91,7 @@ export interface AgentCore {
 }
 
 type Callback =
+  | { readonly kind: 'deferred' }
   | { readonly kind: 'success'; readonly output: string }
   | ({ readonly kind: 'failure' } & Failure);
 interface Failure {
@@ -101,6 +112,10 @@ export function createAgentCore(options: AgentOptions): AgentCore {
 
   /** Sends the callback; maps the SDK's answer onto an outcome. */
   async function answer(task: AgentTaskMessage, callback: Callback): Promise<MessageResult> {
+    if (callback.kind === 'deferred') {
+      logger.info('task handed off; its answer comes later', describeTask(task));
+      return { outcome: 'DEFERRED', ack: true, task };
+    }
     try {
       if (callback.kind === 'success') {
         await sfn.send(new SendTaskSuccessCommand({ taskToken: task.task_token, output: callback.output }));
@@ -128,32 +143,81 @@ export function createAgentCore(options: AgentOptions): AgentCore {
     }
   }
 
-  /** Runs the handler with heartbeats, storing the answer before it is sent. */
+  /** Runs the handler (the key is claimed) with heartbeats, storing the answer before it is sent. */
   async function run(task: AgentTaskMessage, key: string): Promise<Callback> {
-    await dedupe.put(key, { status: 'IN_PROGRESS', task_token: task.task_token });
     const controller = new AbortController();
-    const timer = setInterval(() => {
-      sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.task_token })).catch((error: unknown) => {
-        if (isCallbackGone(error)) controller.abort(error);
-        logger.warn('heartbeat failed', { ...describeTask(task), reason: nameOf(error) });
-      });
-    }, heartbeatIntervalMs);
+    const timer = setInterval(
+      () => {
+        sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.task_token })).catch((error: unknown) => {
+          if (isCallbackGone(error)) controller.abort(error);
+          logger.warn('heartbeat failed', { ...describeTask(task), reason: nameOf(error) });
+        });
+      },
+      heartbeatEvery(task, heartbeatIntervalMs),
+    );
     let callback: Callback;
     try {
       const output = await handlers[task.action](task, { agent_id, signal: controller.signal });
-      callback = { kind: 'success', output: JSON.stringify(output ?? {}) };
+      callback =
+        output === ANSWER_LATER
+          ? { kind: 'deferred' }
+          : { kind: 'success', output: JSON.stringify(output ?? {}) };
     } catch (thrown) {
       callback = { kind: 'failure', ...toTaskFailure(thrown) };
       logger.warn('task failed', { ...describeTask(task), error: callback.error, cause: callback.cause });
     } finally {
       clearInterval(timer);
     }
+    // A deferred task keeps its IN_PROGRESS claim: a redelivery is a duplicate.
+    if (callback.kind === 'deferred') return callback;
     const record: DedupeRecord =
       callback.kind === 'success'
         ? { status: 'SUCCEEDED', task_token: task.task_token, output: callback.output }
         : { status: 'FAILED', task_token: task.task_token, error: callback.error, cause: callback.cause };
-    await dedupe.put(key, record);
+    try {
+      await dedupe.put(key, record);
+    } catch (error) {
+      // The handler has run: its answer matters more than the record. A redelivery on this
+      // token finds IN_PROGRESS and is dropped; were the callback lost as well, the task's
+      // HeartbeatSeconds would end the wait and the workflow's Retry would dispatch it anew.
+      logger.error('dedupe record not stored; answering anyway', {
+        ...describeTask(task),
+        reason: nameOf(error),
+        detail: error instanceof Error ? error.message : String(error),
+      });
+    }
     return callback;
+  }
+
+  /** Takes the key for this delivery; false when another delivery holds it. */
+  async function claim(key: string, task_token: string): Promise<boolean> {
+    if (dedupe.claim) return dedupe.claim(key, task_token);
+    await dedupe.put(key, { status: 'IN_PROGRESS', task_token });
+    return true;
+  }
+
+  /** The answer a stored record dictates, or undefined when the handler has to run. */
+  function settleFromRecord(
+    task: AgentTaskMessage,
+    seen: DedupeRecord | undefined,
+  ): Promise<MessageResult> | undefined {
+    if (mayClaim(seen, task.task_token)) return undefined;
+    const sameToken = seen?.task_token === task.task_token;
+    if (seen?.status === 'SUCCEEDED') {
+      // Same token: a redelivery whose callback may have been lost. New token: a re-dispatch
+      // of a step already done. Either way the stored output is the answer.
+      logger.info('replaying a stored success', { ...describeTask(task), same_token: sameToken });
+      return answer(task, { kind: 'success', output: seen.output });
+    }
+    if (seen?.status === 'FAILED') {
+      return answer(task, { kind: 'failure', error: seen.error, cause: seen.cause });
+    }
+    return Promise.resolve(duplicate(task));
+  }
+
+  function duplicate(task: AgentTaskMessage): MessageResult {
+    logger.info('duplicate delivery of a running task dropped', describeTask(task));
+    return { outcome: 'DUPLICATE', ack: true, task };
   }
 
   async function handleMessage(body: string): Promise<MessageResult> {
@@ -163,26 +227,60 @@ export function createAgentCore(options: AgentOptions): AgentCore {
       return { outcome: 'POISON', ack: false };
     }
     const key = dedupeKey(task);
-    const seen = await dedupe.get(key);
-    const sameToken = seen?.task_token === task.task_token;
-    if (seen?.status === 'SUCCEEDED') {
-      // Same token: a redelivery whose callback may have been lost. New token: a re-dispatch
-      // of a step already done. Either way the stored output is the answer.
-      logger.info('replaying a stored success', { ...describeTask(task), same_token: sameToken });
-      return answer(task, { kind: 'success', output: seen.output });
-    }
-    if (sameToken && seen?.status === 'FAILED') {
-      return answer(task, { kind: 'failure', error: seen.error, cause: seen.cause });
-    }
-    if (sameToken && seen?.status === 'IN_PROGRESS') {
-      logger.info('duplicate delivery of a running task dropped', describeTask(task));
-      return { outcome: 'DUPLICATE', ack: true, task };
+    const settled = settleFromRecord(task, await dedupe.get(key));
+    if (settled) return settled;
+    if (!(await claim(key, task.task_token))) {
+      // Another delivery claimed the key between the read and the claim: what it stored now
+      // decides. Were the key claimable again already, the key changed hands twice; this
+      // delivery leaves the step to the latest claimant rather than race it.
+      return settleFromRecord(task, await dedupe.get(key)) ?? duplicate(task);
     }
     logger.info('task started', describeTask(task));
     return answer(task, await run(task, key));
   }
 
   return { agent_id, categories, logger, sqs, handleMessage };
+}
+
+/**
+ * Makes a poison message visible again at once. It can never succeed, so waiting out the
+ * visibility timeout before each receive that precedes the DLQ is wasted time; the receive
+ * still counts, and SQS moves it to the DLQ after the queue's `maxReceiveCount`. A failure is
+ * only logged: the message then comes back after its visibility timeout, as it would anyway.
+ *
+ * @example
+ * if (result.outcome === 'POISON') await releasePoisonMessage(core, queueUrl, message.ReceiptHandle ?? '');
+ */
+export async function releasePoisonMessage(
+  core: Pick<AgentCore, 'sqs' | 'logger'>,
+  queueUrl: string,
+  receiptHandle: string,
+  messageId?: string,
+): Promise<void> {
+  try {
+    await core.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+  } catch (error) {
+    core.logger.warn('could not release the poison message early; it returns after its visibility timeout', {
+      message_id: messageId,
+      reason: nameOf(error),
+      detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** A third of the Task's HeartbeatSeconds when the message says it, capped at the configured interval; at least 200 ms. */
+export function heartbeatEvery(
+  task: Pick<AgentTaskMessage, 'heartbeat_seconds'>,
+  configuredMs: number,
+): number {
+  const fromTask = task.heartbeat_seconds === undefined ? configuredMs : (task.heartbeat_seconds * 1000) / 3;
+  return Math.max(200, Math.floor(Math.min(configuredMs, fromTask)));
 }
 
 function powertoolsLogger(serviceName: string): AgentLogger {

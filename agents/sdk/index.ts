@@ -12,6 +12,10 @@
  * });
  * export const handler = agent.lambdaHandler;        // Lambda mode
  * await agent.poll({ queueUrl, signal });            // process mode
+ *
+ * The DynamoDB-backed dedupe store has its own entry point, `#agents/sdk/dynamodb-dedupe-store`,
+ * as Powertools' idempotency has `/dynamodb`: an agent that keeps the in-memory default then
+ * bundles no DynamoDB client (about 130 KB minified).
  */
 import { type AgentOptions, createAgentCore, type MessageResult } from './agent';
 import { createLambdaHandler, type SqsBatchHandler } from './lambda-consumer';
@@ -25,7 +29,7 @@ export type {
   TaskContext,
   TaskHandler,
 } from './agent';
-export { DEFAULT_HEARTBEAT_INTERVAL_MS } from './agent';
+export { ANSWER_LATER, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatEvery } from './agent';
 export {
   AgentPermanentError,
   AgentTransientError,
@@ -37,7 +41,7 @@ export {
   toTaskFailure,
   truncate,
 } from './errors';
-export { type DedupeRecord, type DedupeStore, dedupeKey, MemoryDedupeStore } from './idempotency';
+export { DedupeRecord, type DedupeStore, dedupeKey, MemoryDedupeStore, mayClaim } from './idempotency';
 export type { SqsBatchHandler } from './lambda-consumer';
 export type { PollOptions } from './poller';
 

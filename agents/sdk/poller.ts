@@ -1,7 +1,8 @@
 /**
  * The agent as a long-running process: long-polls its queue, runs tasks with bounded
  * concurrency, keeps each message invisible while its task runs, and deletes it once the
- * callback is done with.
+ * callback is done with. A poison message is made visible again at once, so the queue's
+ * RedrivePolicy moves it to the DLQ without a visibility timeout between receives.
  */
 import {
   ChangeMessageVisibilityCommand,
@@ -9,7 +10,7 @@ import {
   type Message,
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
-import type { AgentCore } from './agent';
+import { type AgentCore, releasePoisonMessage } from './agent';
 
 export interface PollOptions {
   readonly queueUrl: string;
@@ -53,8 +54,12 @@ export function createPoller(core: AgentCore): (options: PollOptions) => Promise
       );
       try {
         const result = await core.handleMessage(message.Body ?? '');
+        // Stopped before the message is deleted or released, so no renewal lands after either.
+        clearInterval(renew);
         if (result.ack) {
           await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+        } else if (result.outcome === 'POISON') {
+          await releasePoisonMessage(core, queueUrl, receiptHandle, message.MessageId);
         }
       } catch (error) {
         core.logger.error('message handling failed; it will be redelivered', {

@@ -26,9 +26,20 @@ export interface RollbackStep {
   readonly sequence: number;
 }
 
+export type SkipReason = 'NEVER_STARTED' | 'ALREADY_COMPENSATED' | 'BEFORE_FAILURE_POINT';
+
 export interface RollbackPlan {
   readonly compensations: readonly Compensation[];
-  readonly skipped: readonly { step_id: string; reason: 'NEVER_STARTED' | 'ALREADY_COMPENSATED' }[];
+  readonly skipped: readonly { step_id: string; reason: SkipReason }[];
+}
+
+export interface RollbackOptions {
+  /**
+   * Undo only back to this step, inclusive: the changes made after it (in completion
+   * order) and itself. Steps that completed before it keep their changes. Ignored when the
+   * step is not among those to compensate; check with {@link canRollBackTo} first.
+   */
+  readonly failure_point?: string | undefined;
 }
 
 const NEVER_STARTED: ReadonlySet<StepStatus> = new Set(['PENDING', 'SKIPPED']);
@@ -42,8 +53,12 @@ const ALREADY_DONE: ReadonlySet<StepStatus> = new Set(['COMPENSATED']);
  *   { step_id: 'b', issue_id: 'b', agent_id: 'x', status: 'SUCCEEDED', completed_at_ms: 2, sequence: 1 },
  * ]).compensations.map((c) => c.step_id) // ['b', 'a']
  */
-export function planRollback(workflowId: string, steps: readonly RollbackStep[]): RollbackPlan {
-  const skipped: { step_id: string; reason: 'NEVER_STARTED' | 'ALREADY_COMPENSATED' }[] = [];
+export function planRollback(
+  workflowId: string,
+  steps: readonly RollbackStep[],
+  options: RollbackOptions = {},
+): RollbackPlan {
+  const skipped: { step_id: string; reason: SkipReason }[] = [];
   const toUndo: RollbackStep[] = [];
   for (const step of steps) {
     if (NEVER_STARTED.has(step.status)) skipped.push({ step_id: step.step_id, reason: 'NEVER_STARTED' });
@@ -55,6 +70,11 @@ export function planRollback(workflowId: string, steps: readonly RollbackStep[])
     (a, b) =>
       completionKey(b) - completionKey(a) || b.sequence - a.sequence || compareIds(b.step_id, a.step_id),
   );
+  const cut = options.failure_point ? toUndo.findIndex((s) => s.step_id === options.failure_point) : -1;
+  if (cut >= 0) {
+    for (const kept of toUndo.splice(cut + 1))
+      skipped.push({ step_id: kept.step_id, reason: 'BEFORE_FAILURE_POINT' });
+  }
   return {
     compensations: toUndo.map((s, order) => ({
       step_id: s.step_id,
@@ -65,6 +85,12 @@ export function planRollback(workflowId: string, steps: readonly RollbackStep[])
     })),
     skipped,
   };
+}
+
+/** Whether `failure_point` names a step a rollback would compensate (it ran and is not yet undone). */
+export function canRollBackTo(steps: readonly RollbackStep[], failure_point: string): boolean {
+  const step = steps.find((s) => s.step_id === failure_point);
+  return step !== undefined && !NEVER_STARTED.has(step.status) && !ALREADY_DONE.has(step.status);
 }
 
 /** Stable across retries and re-runs of the same rollback, so agents can deduplicate. */

@@ -296,8 +296,13 @@ export const PlanStep = z
     action: z.string().max(64).default('remediate'),
     depends_on: z.array(Identifier).max(100).default([]),
     estimated_duration: IsoDuration.optional(),
+    /** How long the workflow waits for the agent's answer; default 3x the planned duration, at least PT1M. */
+    timeout: IsoDuration.optional(),
+    /** Longest silence allowed between the agent's heartbeats; default PT1M, never above `timeout`. */
+    heartbeat: IsoDuration.optional(),
     idempotent: z.boolean().default(false),
     resources: ResourceDemand.optional(),
+    /** Merged over the issue's `parameters` in the agent's task message. */
     parameters: Parameters.optional(),
   })
   .strict();
@@ -405,6 +410,7 @@ export const StepResult = z.object({
   issue_id: Identifier,
   agent_id: Identifier,
   status: StepStatus,
+  /** Execute dispatches so far (the first one and its retries). */
   attempts: z.number().int().min(0),
   started_at: Timestamp.nullable(),
   completed_at: Timestamp.nullable(),
@@ -512,6 +518,211 @@ export const HealthReport = z.object({
 });
 export type HealthReport = z.infer<typeof HealthReport>;
 
+// ---------------------------------------------------------------- workflows (C3)
+
+/** 202 answer to POST workflows, workflows/{id}/rollback and workflows/{id}/cancel. */
+export const WorkflowAccepted = z.object({
+  workflow_id: Identifier,
+  /** The Step Functions execution doing the work. */
+  execution_arn: z.string(),
+  status: WorkflowStatus,
+});
+export type WorkflowAccepted = z.infer<typeof WorkflowAccepted>;
+
+/** One step as GET workflows/{id} shows it. */
+export const WorkflowStep = StepResult.extend({
+  action: z.string(),
+  depends_on: z.array(Identifier),
+  wave: z.number().int().min(0),
+  idempotent: z.boolean(),
+  timeout_seconds: z.number().int().min(1),
+  heartbeat_seconds: z.number().int().min(1),
+  /** Rollback dispatches so far. */
+  compensation_attempts: z.number().int().min(0),
+  compensated_at: Timestamp.nullable(),
+});
+export type WorkflowStep = z.infer<typeof WorkflowStep>;
+
+/** GET workflows/{id}. */
+export const WorkflowDetail = z.object({
+  workflow_id: Identifier,
+  status: WorkflowStatus,
+  /** `issues`: POST issues; `plan`: POST workflows. */
+  source: z.enum(['issues', 'plan']),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  /** The execution that runs the steps; rollback and cancel executions follow in `executions`. */
+  execution_arn: z.string().nullable(),
+  executions: z.array(z.string()),
+  completion_percentage: z.number().min(0).max(100),
+  steps: z.array(WorkflowStep),
+  /** Set once the workflow has ended. */
+  result: ExecutionResult.nullable(),
+});
+export type WorkflowDetail = z.infer<typeof WorkflowDetail>;
+
+/** POST workflows/{id}/rollback. */
+export const RollbackRequest = z
+  .object({
+    /** Undo back to and including this step (latest change first); omitted: every step that ran. */
+    failure_point: Identifier.optional(),
+    reason: z.string().min(1).max(1024),
+  })
+  .strict();
+export type RollbackRequest = z.infer<typeof RollbackRequest>;
+
+/** POST workflows/{id}/cancel. */
+export const CancelRequest = z
+  .object({ reason: z.string().min(1).max(1024).default('cancelled by an operator') })
+  .strict();
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+// ---------------------------------------------------------------- task callbacks (C3)
+
+/** POST tasks/success: for agents without AWS credentials, same as SendTaskSuccess. */
+export const TaskSuccessRequest = z
+  .object({
+    task_token: z.string().min(1).max(1024),
+    /** The step's result; Step Functions caps it at 256 KB of JSON. */
+    output: z.unknown().optional(),
+  })
+  .strict();
+export type TaskSuccessRequest = z.infer<typeof TaskSuccessRequest>;
+
+/** POST tasks/failure: same as SendTaskFailure. */
+export const TaskFailureRequest = z
+  .object({
+    task_token: z.string().min(1).max(1024),
+    error: z
+      .object({
+        /** `Agent.Transient` is retried with backoff; `Agent.Permanent` (or anything else) rolls back. */
+        code: z.string().min(1).max(256),
+        message: z.string().max(32_768).default(''),
+      })
+      .strict(),
+  })
+  .strict();
+export type TaskFailureRequest = z.infer<typeof TaskFailureRequest>;
+
+/** POST tasks/heartbeat: same as SendTaskHeartbeat. */
+export const TaskHeartbeatRequest = z.object({ task_token: z.string().min(1).max(1024) }).strict();
+export type TaskHeartbeatRequest = z.infer<typeof TaskHeartbeatRequest>;
+
+/** 200 answer to tasks/*: what the callback was about. */
+export const TaskCallbackAccepted = z.object({
+  workflow_id: Identifier,
+  step_id: Identifier,
+  action: z.enum(['execute', 'rollback']),
+  accepted: z.literal(true),
+});
+export type TaskCallbackAccepted = z.infer<typeof TaskCallbackAccepted>;
+
+// ---------------------------------------------------------------- dead letters (C3)
+
+export const DeadLetter = z.object({
+  message_id: z.string(),
+  /** The message as it was sent, usually an AgentTaskMessage or a ManualInterventionMessage. */
+  body: z.string(),
+  sent_at: Timestamp.nullable(),
+  /** Deliveries so far, the ones on the source queue included. */
+  receive_count: z.number().int().min(0),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+export const DeadLetterQueue = z.object({
+  /** The agent queue's name in the catalog (its category), or `compensation` for manual intervention. */
+  queue: z.string(),
+  dlq_url: z.string(),
+  /** SQS's approximate count of visible messages. */
+  approximate_count: z.number().int().min(0),
+  /** Up to `limit` messages, peeked: they stay in the queue. */
+  messages: z.array(DeadLetter),
+  /** False for the compensation queue: its messages need a person, not a retry. */
+  redrivable: z.boolean(),
+});
+export type DeadLetterQueue = z.infer<typeof DeadLetterQueue>;
+
+/** GET dlq. */
+export const DeadLetterList = z.object({ queues: z.array(DeadLetterQueue) });
+export type DeadLetterList = z.infer<typeof DeadLetterList>;
+
+/** POST dlq/redrive. */
+export const RedriveRequest = z
+  .object({
+    /** One queue (as GET dlq names it); omitted: every redrivable queue with messages. */
+    queue: z.string().max(80).optional(),
+  })
+  .strict();
+export type RedriveRequest = z.infer<typeof RedriveRequest>;
+
+export const RedriveResult = z.object({
+  moves: z.array(
+    z.object({
+      queue: z.string(),
+      /** SQS's message-move task; ListMessageMoveTasks on the DLQ shows its progress. */
+      task_handle: z.string(),
+      approximate_count: z.number().int().min(0),
+    }),
+  ),
+});
+export type RedriveResult = z.infer<typeof RedriveResult>;
+
+/**
+ * What the workflow sends to the compensation dead-letter queue when a step cannot be
+ * undone: a person has to finish the rollback by hand.
+ */
+export const ManualInterventionMessage = z.object({
+  kind: z.literal('compensation_failed'),
+  workflow_id: Identifier,
+  step_id: Identifier,
+  issue_id: Identifier,
+  agent_id: Identifier,
+  error: z.string(),
+  cause: z.string(),
+  /** Steps still changed after this one failed to compensate, latest change first. */
+  not_compensated: z.array(Identifier),
+  at: Timestamp,
+});
+export type ManualInterventionMessage = z.infer<typeof ManualInterventionMessage>;
+
+// ---------------------------------------------------------------- domain events (C9)
+
+export const DomainEventType = z.enum([
+  'workflow.started',
+  'step.dispatched',
+  'step.heartbeat',
+  'step.retrying',
+  'step.succeeded',
+  'step.failed',
+  'rollback.started',
+  'step.compensating',
+  'step.compensated',
+  'workflow.completed',
+]);
+export type DomainEventType = z.infer<typeof DomainEventType>;
+
+/**
+ * A workflow's state change, stored with a per-workflow `seq` (from 1, no gaps) in the same
+ * transaction as the change itself; the progress stream sends these.
+ */
+export const DomainEvent = z.object({
+  type: DomainEventType,
+  workflow_id: Identifier,
+  step_id: Identifier.optional(),
+  issue_id: Identifier.optional(),
+  agent_id: Identifier.optional(),
+  /** The step's status for step events, the workflow's otherwise. */
+  status: z.union([WorkflowStatus, StepStatus]),
+  completion_percentage: z.number().min(0).max(100),
+  eta_completion: Timestamp.nullable(),
+  seq: z.number().int().min(1),
+  at: Timestamp,
+  /** step.dispatched and step.retrying: the dispatch attempt; step.failed: the error name. */
+  attempt: z.number().int().min(1).optional(),
+  error: z.string().optional(),
+});
+export type DomainEvent = z.infer<typeof DomainEvent>;
+
 // ---------------------------------------------------------------- agent dispatch
 
 /** What a recovery workflow asks of an agent: run the step, or undo it. */
@@ -536,6 +747,11 @@ export const AgentTaskMessage = z.object({
   attempt: z.number().int().min(1),
   /** When the workflow stops waiting (the Task's TimeoutSeconds from dispatch). */
   deadline: Timestamp,
+  /**
+   * The Task's HeartbeatSeconds: the longest silence the workflow allows before it fails the
+   * attempt with States.HeartbeatTimeout. The agent SDK heartbeats at a third of it.
+   */
+  heartbeat_seconds: z.number().int().min(1).optional(),
 });
 export type AgentTaskMessage = z.infer<typeof AgentTaskMessage>;
 
@@ -560,4 +776,17 @@ export const WIRE_SCHEMAS = {
   ErrorBody,
   HealthReport,
   AgentTaskMessage,
+  WorkflowAccepted,
+  WorkflowDetail,
+  RollbackRequest,
+  CancelRequest,
+  TaskSuccessRequest,
+  TaskFailureRequest,
+  TaskHeartbeatRequest,
+  TaskCallbackAccepted,
+  DeadLetterList,
+  RedriveRequest,
+  RedriveResult,
+  ManualInterventionMessage,
+  DomainEvent,
 } as const;

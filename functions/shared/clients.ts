@@ -8,6 +8,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from '#shared/powertools';
 
@@ -23,3 +25,7 @@ export const documentClient: DynamoDBDocumentClient = /* @__PURE__ */ DynamoDBDo
 export const secretsManager: SecretsManagerClient = /* @__PURE__ */ tracer.captureAWSv3Client(
   /* @__PURE__ */ new SecretsManagerClient({}),
 );
+
+export const sfn: SFNClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SFNClient({}));
+
+export const sqs: SQSClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SQSClient({}));

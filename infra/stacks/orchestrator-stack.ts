@@ -5,6 +5,7 @@ import { REFERENCE_AGENT_CATALOG, type ReferenceAgentEntry } from '#agents/refer
 import { JwtSigningKey } from '../constructs/jwt-signing-key';
 import type { LogLevel } from '../constructs/orchestrator-function';
 import { OrchestratorTable } from '../constructs/orchestrator-table';
+import { RecoveryWorkflow } from '../constructs/recovery-workflow';
 import { ReferenceAgents } from '../constructs/reference-agents';
 import { OrchestratorRestApi } from '../constructs/rest-api';
 
@@ -71,6 +72,7 @@ export class OrchestratorStack extends Stack {
   readonly signingKey: JwtSigningKey;
   readonly restApi: OrchestratorRestApi;
   readonly referenceAgents: ReferenceAgents;
+  readonly recovery: RecoveryWorkflow;
   /** Whether the WebSocket API was asked for (no-op until the progress-stream issue). */
   readonly websocketEnabled: boolean;
 
@@ -102,9 +104,24 @@ export class OrchestratorStack extends Stack {
       removalPolicy,
     });
 
+    this.recovery = new RecoveryWorkflow(this, 'Recovery', {
+      table: this.table,
+      agentQueues: this.referenceAgents.agents.map((a) => ({ key: a.agent_id, queue: a.queue })),
+      logLevel: props.logLevel,
+      removalPolicy,
+    });
+
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,
       description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
+    });
+    new CfnOutput(this, 'RecoveryStateMachineArn', {
+      value: this.recovery.stateMachineArn,
+      description: 'The recovery workflow (Standard); one execution per workflow, named by workflow_id',
+    });
+    new CfnOutput(this, 'CompensationDlqUrl', {
+      value: this.recovery.compensationDlq.queueUrl,
+      description: 'Compensations that failed for good (ROLLBACK_FAILED), for a person to handle',
     });
     new CfnOutput(this, 'TableName', {
       value: this.table.tableName,

@@ -18,12 +18,27 @@ export interface StackOutputs {
   readonly RestApiUrl: string;
   readonly JwtSecretArn: string;
   readonly TableName?: string;
+  readonly RecoveryStateMachineArn?: string;
+  readonly CompensationDlqUrl?: string;
+  /** JSON: category -> agent queue URL. */
+  readonly AgentQueueUrls?: string;
+  /** JSON: category -> dead-letter queue URL. */
+  readonly AgentDlqUrls?: string;
+}
+
+/** How SDK clients and the AWS CLI reach the target's AWS services. */
+export interface AwsAccess {
+  /** The offline runtime's edge; undefined for a deployed stack (the SDK's usual endpoints). */
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 export interface Target {
   /** Whether this suite booted the offline runtime (and so owns its whole state). */
   readonly booted: boolean;
   readonly outputs: StackOutputs;
+  readonly aws: AwsAccess;
   /** `<RestApiUrl>api/orchestrator/<path>`. */
   url(path: string): string;
   /** A bearer token for `role`, with `sub` as its subject. */
@@ -49,6 +64,10 @@ export function readOutputsFile(file: string): StackOutputs {
     RestApiUrl: requireOutput(stack, 'RestApiUrl', file),
     JwtSecretArn: requireOutput(stack, 'JwtSecretArn', file),
     TableName: stack.TableName,
+    RecoveryStateMachineArn: stack.RecoveryStateMachineArn,
+    CompensationDlqUrl: stack.CompensationDlqUrl,
+    AgentQueueUrls: stack.AgentQueueUrls,
+    AgentDlqUrls: stack.AgentDlqUrls,
   };
 }
 
@@ -57,6 +76,7 @@ function makeTarget(
   secrets: SecretsManagerClient,
   booted: boolean,
   stopRuntime: () => Promise<void>,
+  aws: AwsAccess = {},
 ): Target {
   const base = outputs.RestApiUrl.endsWith('/') ? outputs.RestApiUrl : `${outputs.RestApiUrl}/`;
   let key: Promise<Uint8Array> | undefined;
@@ -72,6 +92,7 @@ function makeTarget(
   return {
     booted,
     outputs,
+    aws,
     url: (path) => `${base}api/orchestrator/${path}`,
     tokenFor: async (role, sub) =>
       signToken({ sub, role, ttlSeconds: TOKEN_TTL_SECONDS }, await signingKey()),
@@ -98,6 +119,14 @@ export async function resolveTarget(env: NodeJS.ProcessEnv = process.env): Promi
     RestApiUrl: runtime.outputs.RestApiUrl ?? '',
     JwtSecretArn: runtime.outputs.JwtSecretArn ?? '',
     TableName: runtime.outputs.TableName,
+    RecoveryStateMachineArn: runtime.outputs.RecoveryStateMachineArn,
+    CompensationDlqUrl: runtime.outputs.CompensationDlqUrl,
+    AgentQueueUrls: runtime.outputs.AgentQueueUrls,
+    AgentDlqUrls: runtime.outputs.AgentDlqUrls,
   };
-  return makeTarget(outputs, secrets, true, () => runtime.stop());
+  return makeTarget(outputs, secrets, true, () => runtime.stop(), {
+    endpoint: runtime.endpoint,
+    region: runtime.region,
+    credentials: LOCAL_CREDENTIALS,
+  });
 }

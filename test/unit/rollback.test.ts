@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { compareIds } from '#core/priority';
-import { compensationKey, planRollback, type RollbackStep } from '#core/rollback';
+import { canRollBackTo, compensationKey, planRollback, type RollbackStep } from '#core/rollback';
 import { StepStatus } from '#core/wire';
 
 function step(
@@ -241,5 +241,29 @@ describe('planRollback properties', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('planRollback with a failure point', () => {
+  it('undoes back to and including the failure point, keeping earlier changes', () => {
+    // Prepare
+    const steps = [step('a', 'SUCCEEDED', 1, 0), step('b', 'SUCCEEDED', 2, 1), step('c', 'SUCCEEDED', 3, 2)];
+
+    // Act
+    const plan = planRollback('wf-1', steps, { failure_point: 'b' });
+
+    // Assess
+    expect(plan.compensations.map((c) => c.step_id)).toEqual(['c', 'b']);
+    expect(plan.skipped).toEqual([{ step_id: 'a', reason: 'BEFORE_FAILURE_POINT' }]);
+  });
+
+  it('ignores a failure point that names no step to undo', () => {
+    const steps = [step('a', 'SUCCEEDED', 1, 0), step('b', 'PENDING', null, 1)];
+    expect(planRollback('wf-1', steps, { failure_point: 'b' }).compensations.map((c) => c.step_id)).toEqual([
+      'a',
+    ]);
+    expect(canRollBackTo(steps, 'b')).toBe(false);
+    expect(canRollBackTo(steps, 'a')).toBe(true);
+    expect(canRollBackTo(steps, 'zzz')).toBe(false);
   });
 });

@@ -43,10 +43,14 @@ import {
   IntakeAccepted,
   type Issue,
   type IssueTriageRequest,
+  type PlanStep,
   type RecoveryPlan,
+  type RecoveryWorkflowRequest,
+  type ResourceAllocation,
   type ResourceConstraints,
   type TriageDecision,
 } from '#core/wire';
+import { stepTimers } from '#core/workflow';
 import { ApiError, ConflictError, NotFoundError } from '#shared/errors';
 import type { IdempotentRequestsOptions } from '#shared/idempotency';
 import { logger } from '#shared/powertools';
@@ -72,6 +76,15 @@ export interface CreateWorkflowInput {
   readonly outcome: TriageOutcome;
   readonly created_at: string;
   /** The caller's `sub`. */
+  readonly caller: string;
+}
+
+/** POST workflows: a caller's RecoveryWorkflowRequest, already planned. */
+export interface CreatePlannedWorkflowInput {
+  readonly workflow_id: string;
+  readonly request: RecoveryWorkflowRequest;
+  readonly allocation: ResourceAllocation;
+  readonly created_at: string;
   readonly caller: string;
 }
 
@@ -162,8 +175,80 @@ export class WorkflowRepository {
    */
   async createWorkflow(input: CreateWorkflowInput): Promise<CreateWorkflowResult> {
     const requestHash = sha256(canonicalJson(input.request));
-    const issues = issueItems(input, requestHash);
+    const items = [
+      ...issueItems(input, requestHash),
+      ...stepItems(
+        input.workflow_id,
+        input.outcome.recovery_plan.steps,
+        input.outcome.allocation,
+        requestHash,
+      ),
+    ];
     const meta = metaItem(input, requestHash);
+    return this.#commit(input, items, meta, requestHash);
+  }
+
+  /**
+   * Stores a planned RecoveryWorkflowRequest (POST workflows) as a PENDING workflow, with the
+   * same all-or-nothing protocol. Issues the plan does not describe get a stub (title from
+   * the step's action) so every step has an issue to send its agent. Steps the request's
+   * `progress_state.succeeded_steps` names are stored SUCCEEDED (completed at `created_at`,
+   * `resumed: true`) in the same commit, so the run skips them; the caller checks that they
+   * are steps of the plan.
+   */
+  async createPlannedWorkflow(input: CreatePlannedWorkflowInput): Promise<CreateWorkflowResult> {
+    const requestHash = sha256(canonicalJson(input.request));
+    const { recovery_plan } = input.request;
+    const succeeded = new Set(input.request.progress_state?.succeeded_steps ?? []);
+    const described = new Map((recovery_plan.issues ?? []).map((i) => [i.issue_id, i]));
+    const issues: Issue[] = [...described.values()];
+    for (const step of recovery_plan.steps) {
+      if (described.has(step.issue_id)) continue;
+      const stub: Issue = {
+        issue_id: step.issue_id,
+        title: `${step.action} ${step.issue_id}`,
+        severity: 'medium',
+        ...(step.category ? { category: step.category } : {}),
+      };
+      described.set(step.issue_id, stub);
+      issues.push(stub);
+    }
+    const items = [
+      ...issues.map((issue, position) =>
+        checkedSize({
+          ...keys.workflowIssue(input.workflow_id, issue.issue_id),
+          entity: 'ISSUE',
+          workflow_id: input.workflow_id,
+          issue_id: issue.issue_id,
+          position,
+          request_hash: requestHash,
+          created_at: input.created_at,
+          issue,
+        }),
+      ),
+      ...stepItems(input.workflow_id, recovery_plan.steps, input.allocation, requestHash, {
+        ids: succeeded,
+        at: input.created_at,
+      }),
+    ];
+    const meta = {
+      ...baseMeta(input.workflow_id, input.created_at, input.caller, requestHash, input.allocation),
+      steps_succeeded: input.allocation.steps.filter((s) => succeeded.has(s.step_id)).length,
+      source: 'plan',
+      issue_count: issues.length,
+      plan_id: recovery_plan.plan_id ?? null,
+      resource_constraints: recovery_plan.constraints,
+      agent_status: input.request.agent_status,
+    };
+    return this.#commit(input, items, meta, requestHash);
+  }
+
+  async #commit(
+    input: { readonly workflow_id: string; readonly caller: string; readonly created_at: string },
+    items: readonly Item[],
+    meta: Item,
+    requestHash: string,
+  ): Promise<CreateWorkflowResult> {
     const isThisRequest = (found: Item | undefined) =>
       found?.request_hash === requestHash && found.caller === input.caller;
 
@@ -175,7 +260,7 @@ export class WorkflowRepository {
 
     const written: Item[] = [];
     try {
-      for (const chunk of chunked(issues)) {
+      for (const chunk of chunked(items)) {
         await this.#transact(
           chunk.map((Item) => ({
             Put: {
@@ -197,7 +282,7 @@ export class WorkflowRepository {
       try {
         committed = await this.#readMeta(input.workflow_id);
       } catch (readError) {
-        logger.error('cannot tell whether the workflow committed; leaving its issue items', {
+        logger.error('cannot tell whether the workflow committed; leaving its items', {
           workflow_id: input.workflow_id,
           error: readError,
         });
@@ -399,43 +484,105 @@ function issueItems(input: CreateWorkflowInput, requestHash: string): Item[] {
       decision,
       scheduled_step: steps.get(issue.issue_id),
     };
-    const bytes = Buffer.byteLength(JSON.stringify(item));
-    if (bytes > MAX_STORED_ISSUE_BYTES)
-      throw new ApiError(
-        413,
-        'ISSUE_TOO_LARGE',
-        `issue ${issue.issue_id} is ${bytes} bytes once stored; the limit is ${MAX_STORED_ISSUE_BYTES}`,
-        [{ issue_id: issue.issue_id, bytes, limit_bytes: MAX_STORED_ISSUE_BYTES }],
-      );
-    return item;
+    return checkedSize(item);
   });
 }
 
-function metaItem(input: CreateWorkflowInput, requestHash: string): Item {
-  const { workflow_id, created_at, outcome, request } = input;
-  const { assignment, allocation } = outcome;
-  const assigned = assignment.decisions.filter((d) => d.status === 'ASSIGNED').length;
+function checkedSize(item: Item): Item {
+  const bytes = Buffer.byteLength(JSON.stringify(item));
+  if (bytes > MAX_STORED_ISSUE_BYTES)
+    throw new ApiError(
+      413,
+      'ISSUE_TOO_LARGE',
+      `issue ${item.issue_id} is ${bytes} bytes once stored; the limit is ${MAX_STORED_ISSUE_BYTES}`,
+      [{ issue_id: item.issue_id, bytes, limit_bytes: MAX_STORED_ISSUE_BYTES }],
+    );
+  return item;
+}
+
+/**
+ * One STEP item per scheduled step, PENDING, with its agent, wave and timers. The step's
+ * own fields (action, parameters, timers) come from the plan step of the same id.
+ * @throws ApiError 400 INVALID_TIMERS when a step's timeout or heartbeat is out of range.
+ */
+function stepItems(
+  workflowId: string,
+  planSteps: readonly PlanStep[],
+  allocation: ResourceAllocation,
+  requestHash: string,
+  /** Steps an earlier run already did: stored SUCCEEDED, completed `at`. */
+  done: { readonly ids: ReadonlySet<string>; readonly at: string } = { ids: new Set(), at: '' },
+): Item[] {
+  const byId = new Map(planSteps.map((s) => [s.step_id, s]));
+  return allocation.steps.map((scheduled, position) => {
+    const step = byId.get(scheduled.step_id);
+    let timers: ReturnType<typeof stepTimers>;
+    try {
+      timers = stepTimers({
+        duration_ms: scheduled.duration_ms,
+        timeout: step?.timeout,
+        heartbeat: step?.heartbeat,
+      });
+    } catch (error) {
+      throw new ApiError(400, 'INVALID_TIMERS', `step ${scheduled.step_id}: ${(error as Error).message}`, [
+        { step_id: scheduled.step_id, timeout: step?.timeout, heartbeat: step?.heartbeat },
+      ]);
+    }
+    return {
+      ...keys.workflowStep(workflowId, scheduled.step_id),
+      entity: 'STEP',
+      workflow_id: workflowId,
+      step_id: scheduled.step_id,
+      issue_id: scheduled.issue_id,
+      agent_id: scheduled.agent_id,
+      category: step?.category ?? null,
+      action: step?.action ?? 'remediate',
+      depends_on: scheduled.depends_on,
+      wave: scheduled.wave,
+      position,
+      idempotent: step?.idempotent ?? false,
+      parameters: step?.parameters,
+      duration_ms: scheduled.duration_ms,
+      ...timers,
+      status: 'PENDING',
+      attempts: 0,
+      compensation_attempts: 0,
+      started_at: null,
+      completed_at: null,
+      compensated_at: null,
+      ...(done.ids.has(scheduled.step_id)
+        ? { status: 'SUCCEEDED', started_at: done.at, completed_at: done.at, resumed: true }
+        : {}),
+      request_hash: requestHash,
+    };
+  });
+}
+
+/** What every workflow's META holds, whatever its source. */
+function baseMeta(
+  workflowId: string,
+  createdAt: string,
+  caller: string,
+  requestHash: string,
+  allocation: ResourceAllocation,
+): Item {
   return {
-    ...keys.workflow(workflow_id),
+    ...keys.workflow(workflowId),
     [GSI1.partitionKey]: GSI1_PARTITIONS.workflows,
-    [GSI1.sortKey]: `${created_at}#${workflow_id}`,
+    [GSI1.sortKey]: `${createdAt}#${workflowId}`,
     entity: 'WORKFLOW',
-    workflow_id,
+    workflow_id: workflowId,
     status: 'PENDING',
-    created_at,
-    updated_at: created_at,
-    caller: input.caller,
+    created_at: createdAt,
+    updated_at: createdAt,
+    caller,
     request_hash: requestHash,
     execution_arn: null,
-    issue_count: request.detected_issues.length,
-    assigned_count: assigned,
-    unassigned_count: request.detected_issues.length - assigned,
-    assignment: {
-      assigned_agents: assignment.assigned_agents,
-      execution_order: assignment.execution_order,
-      estimated_duration: assignment.estimated_duration,
-      resource_requirements: assignment.resource_requirements,
-    },
+    executions: [],
+    event_seq: 0,
+    step_count: allocation.steps.length,
+    steps_succeeded: 0,
+    wave_concurrency: allocation.waves.map((w) => w.max_concurrency),
     plan: {
       makespan: allocation.makespan,
       wave_makespan: allocation.wave_makespan,
@@ -446,9 +593,28 @@ function metaItem(input: CreateWorkflowInput, requestHash: string): Item {
       utilization: allocation.utilization,
       wave_count: allocation.waves.length,
     },
+    version: 1,
+  };
+}
+
+function metaItem(input: CreateWorkflowInput, requestHash: string): Item {
+  const { workflow_id, created_at, outcome, request } = input;
+  const { assignment, allocation } = outcome;
+  const assigned = assignment.decisions.filter((d) => d.status === 'ASSIGNED').length;
+  return {
+    ...baseMeta(workflow_id, created_at, input.caller, requestHash, allocation),
+    source: 'issues',
+    issue_count: request.detected_issues.length,
+    assigned_count: assigned,
+    unassigned_count: request.detected_issues.length - assigned,
+    assignment: {
+      assigned_agents: assignment.assigned_agents,
+      execution_order: assignment.execution_order,
+      estimated_duration: assignment.estimated_duration,
+      resource_requirements: assignment.resource_requirements,
+    },
     system_context: request.system_context,
     resource_constraints: request.resource_constraints,
-    version: 1,
   };
 }
 

@@ -7,8 +7,14 @@ import { join } from 'node:path';
  * Lambda batch handler.
  */
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ReceiveMessageCommand,
+  type ReceiveMessageCommandOutput,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
+import { DynamoDbDedupeStore } from '#agents/sdk/dynamodb-dedupe-store';
 import {
   type Agent,
   type AgentLogger,
@@ -177,13 +183,18 @@ function agentWith(execute: TaskHandler, extra: Partial<AgentOptions> = {}): Age
 }
 
 /** Runs the agent's poller for the duration of `body`, then stops it and checks it stopped. */
-async function withPoller<T>(agent: Agent, queueUrl: string, body: () => Promise<T>): Promise<T> {
+async function withPoller<T>(
+  agent: Agent,
+  queueUrl: string,
+  body: () => Promise<T>,
+  visibilityTimeoutSeconds = 1,
+): Promise<T> {
   const controller = new AbortController();
   const polling = agent.poll({
     queueUrl,
     signal: controller.signal,
     waitSeconds: 1,
-    visibilityTimeoutSeconds: 1,
+    visibilityTimeoutSeconds,
   });
   try {
     return await body();
@@ -289,22 +300,30 @@ describe('agent poller answering a waitForTaskToken dispatch', () => {
     expect(remaining.Messages ?? []).toEqual([]);
   });
 
-  it('leaves a poison message undeleted until redrive moves it to the DLQ', async () => {
+  it('releases a poison message at once, so redrive moves it to the DLQ without waiting out its visibility', async () => {
     // Prepare
     const { queueUrl, dlqUrl } = await deployWorkflow(2);
     const execute = jest.fn(async () => ({}));
     const logger = quietLogger();
-    // Act
-    const dead = await withPoller(agentWith(execute, { logger }), queueUrl, async () => {
-      await runtime.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{not json' }));
-      return runtime.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 8, AttributeNames: ['All'] }),
-      );
-    });
+    const startedAt = Date.now();
+    // Act: a 30 s visibility timeout would hold the message for a minute before the DLQ.
+    const dead = await withPoller(
+      agentWith(execute, { logger }),
+      queueUrl,
+      async () => {
+        await runtime.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{not json' }));
+        return runtime.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 8, AttributeNames: ['All'] }),
+        );
+      },
+      30,
+    );
     // Assess
     expect(dead.Messages?.map((m) => m.Body)).toEqual(['{not json']);
     expect(dead.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('3');
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
     expect(logger.lines.filter((line) => line.startsWith('poison')).length).toBe(2);
+    expect(logger.lines.filter((line) => line.startsWith('could not release'))).toEqual([]);
     expect(execute).not.toHaveBeenCalled();
   });
 
@@ -324,13 +343,118 @@ describe('agent poller answering a waitForTaskToken dispatch', () => {
 });
 
 describe('agent as a Lambda SQS batch handler', () => {
-  async function batchOf(queueUrl: string, expected: number): Promise<SQSEvent> {
+  async function batchOf(
+    queueUrl: string,
+    expected: number,
+    visibilityTimeoutSeconds?: number,
+  ): Promise<SQSEvent> {
     const messages = [];
     while (messages.length < expected) {
-      messages.push(...(await runtime.sqsProvider.receiveMessages(queueUrl, { max: 10, waitSeconds: 2 })));
+      messages.push(
+        ...(await runtime.sqsProvider.receiveMessages(queueUrl, {
+          max: 10,
+          waitSeconds: 2,
+          ...(visibilityTimeoutSeconds !== undefined && { visibilityTimeoutSeconds }),
+        })),
+      );
     }
     return { Records: messages.map((m) => toLambdaSqsRecord(m, DEFAULT_REGION)) };
   }
+
+  /** A poison message received with a visibility timeout that would keep it away for 30 s. */
+  async function poisonBatch(queueUrl: string): Promise<SQSEvent> {
+    await runtime.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a task' }));
+    return batchOf(queueUrl, 1, 30);
+  }
+
+  /** Receives what is visible right now, with its receive count. */
+  function receiveNow(queueUrl: string): Promise<ReceiveMessageCommandOutput> {
+    return runtime.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+  }
+
+  /** The real SDK client with the name of every command it sends recorded. */
+  function recordingSqs(endpoint = runtime.edge.endpoint): { sqs: SQSClient; commands: string[] } {
+    const sqs = new SQSClient({ endpoint, region: DEFAULT_REGION, credentials: CREDENTIALS, maxAttempts: 1 });
+    const commands: string[] = [];
+    sqs.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(context.commandName ?? '');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    return { sqs, commands };
+  }
+
+  it('makes a poison message visible again at once and still reports it, asking its URL once per queue', async () => {
+    // Prepare
+    const { queueUrl } = await deployWorkflow();
+    const { sqs, commands } = recordingSqs();
+    const logger = quietLogger();
+    const handler = agentWith(jest.fn(), { sqs, logger }).lambdaHandler;
+    const first = await poisonBatch(queueUrl);
+    // Act
+    const firstResponse = await handler(first);
+    const again = await receiveNow(queueUrl);
+    const secondResponse = await handler(first);
+    // Assess
+    expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: first.Records[0]?.messageId }]);
+    expect(secondResponse.batchItemFailures).toEqual([{ itemIdentifier: first.Records[0]?.messageId }]);
+    expect(again.Messages?.map((m) => m.Body)).toEqual(['not a task']);
+    expect(again.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
+    expect(commands.filter((name) => name === 'GetQueueUrlCommand')).toHaveLength(1);
+    expect(commands.filter((name) => name === 'ChangeMessageVisibilityCommand')).toHaveLength(2);
+    sqs.destroy();
+  });
+
+  it('only logs a failed release of a poison message and still reports it', async () => {
+    // Prepare
+    const { queueUrl } = await deployWorkflow();
+    const logger = quietLogger();
+    const event = await poisonBatch(queueUrl);
+    const [record] = event.Records;
+    if (!record) throw new Error('no record');
+    const staleHandle: SQSEvent = { Records: [{ ...record, receiptHandle: 'not-a-receipt-handle' }] };
+    // Act
+    const response = await agentWith(jest.fn(), { logger }).lambdaHandler(staleHandle);
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(
+      logger.lines.filter((line) => line.startsWith('could not release the poison message')),
+    ).toHaveLength(1);
+    expect((await receiveNow(queueUrl)).Messages ?? []).toEqual([]);
+  });
+
+  it('only logs a queue URL it cannot resolve, and asks again on the next poison message', async () => {
+    // Prepare
+    const { queueUrl } = await deployWorkflow();
+    const { sqs, commands } = recordingSqs();
+    const logger = quietLogger();
+    const event = await poisonBatch(queueUrl);
+    const [record] = event.Records;
+    if (!record) throw new Error('no record');
+    const unknownQueue: SQSEvent = {
+      Records: [
+        { ...record, eventSourceARN: `arn:aws:sqs:${DEFAULT_REGION}:${LOCAL_ACCOUNT_ID}:no-such-queue` },
+      ],
+    };
+    const handler = agentWith(jest.fn(), { sqs, logger }).lambdaHandler;
+    // Act
+    const first = await handler(unknownQueue);
+    const second = await handler(unknownQueue);
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(second.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(commands).toEqual(['GetQueueUrlCommand', 'GetQueueUrlCommand']);
+    expect(logger.lines.filter((line) => line.startsWith('could not resolve the queue URL'))).toHaveLength(2);
+    sqs.destroy();
+  });
 
   it('reports only the poison message as a batch item failure', async () => {
     // Prepare
@@ -380,5 +504,59 @@ describe('agent as a Lambda SQS batch handler', () => {
     const done = await runtime.states.waitForExecution(executionArn ?? '', 5_000);
     expect(done.status).toBe('SUCCEEDED');
     unreachable.destroy();
+  });
+});
+
+describe('agent instances sharing a DynamoDbDedupeStore', () => {
+  const tableName = process.env.TABLE_NAME ?? '';
+
+  /** A message dispatched by a fresh execution, received as a Lambda would be handed it. */
+  async function dispatched(): Promise<{ body: string; executionArn: string }> {
+    const { queueUrl, arn } = await deployWorkflow();
+    const { executionArn } = await runtime.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify(workflowInput()) }),
+    );
+    const [message] = await runtime.sqsProvider.receiveMessages(queueUrl, {
+      max: 1,
+      waitSeconds: 5,
+      visibilityTimeoutSeconds: 30,
+    });
+    if (!message || !executionArn) throw new Error('nothing was dispatched');
+    return { body: message.body, executionArn };
+  }
+
+  /** One instance: its own store object and client, the same table. */
+  const instanceWith = (execute: TaskHandler): Agent =>
+    agentWith(execute, { dedupe: new DynamoDbDedupeStore({ tableName }) });
+
+  it('runs execute once when two instances get the same message at once', async () => {
+    // Prepare
+    const { body, executionArn } = await dispatched();
+    const execute = jest.fn(async () => {
+      await sleep(300);
+      return { ok: true };
+    });
+    const [first, second] = [instanceWith(execute), instanceWith(execute)];
+    // Act
+    const results = await Promise.all([first.handleMessage(body), second.handleMessage(body)]);
+    // Assess
+    expect(results.map((r) => r.outcome).sort()).toEqual(['ANSWERED', 'DUPLICATE']);
+    expect(results.every((r) => r.ack)).toBe(true);
+    expect(execute).toHaveBeenCalledTimes(1);
+    const done = await runtime.states.waitForExecution(executionArn, 5_000);
+    expect(done.status).toBe('SUCCEEDED');
+  });
+
+  it('replays the stored success on a redelivery to another instance without running execute', async () => {
+    // Prepare
+    const { body, executionArn } = await dispatched();
+    const execute = jest.fn(async () => ({ ok: true }));
+    await instanceWith(execute).handleMessage(body);
+    await runtime.states.waitForExecution(executionArn, 5_000);
+    // Act
+    const redelivered = await instanceWith(execute).handleMessage(body);
+    // Assess: the task is closed, so Step Functions refuses the replayed callback as late.
+    expect(redelivered).toMatchObject({ outcome: 'GONE', ack: true });
+    expect(execute).toHaveBeenCalledTimes(1);
   });
 });

@@ -55,7 +55,7 @@ async function thrown(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('createWorkflow', () => {
-  it('writes 1,000 issues in transactions of at most 99, then META alone, last', async () => {
+  it('writes 1,000 issues and their 900 steps in transactions of at most 99, then META alone, last', async () => {
     // Prepare
     const table = fakeTable();
     const workflows = new repo.WorkflowRepository(table.client, 'T');
@@ -66,7 +66,10 @@ describe('createWorkflow', () => {
     // Assess
     const txs = transactions(table);
     expect(result).toBe('CREATED');
-    expect(txs.map((t) => t.length)).toEqual([...Array(10).fill(99), 10, 1]);
+    expect(txs.map((t) => t.length)).toEqual([...Array(19).fill(99), 19, 1]);
+    const stepItems = txs.flat().filter((a) => String(a.Put.Item.SK).startsWith('STEP#'));
+    expect(stepItems).toHaveLength(900);
+    expect(stepItems[0]?.Put.Item).toMatchObject({ status: 'PENDING', attempts: 0, timeout_seconds: expect.any(Number) });
     expect(txs.at(-1)?.[0]?.Put.Item).toMatchObject({
       PK: 'WF#wf-test',
       SK: 'META',

@@ -1,0 +1,425 @@
+/**
+ * What the recovery state machine's Tasks do (statemachines/recovery.asl.json), one
+ * operation each, all behind the `workflow` Lambda:
+ *
+ * | op              | Task                                    | does                                                          |
+ * | --------------- | --------------------------------------- | ------------------------------------------------------------- |
+ * | `plan`          | Plan                                    | PENDING -> RUNNING; the waves left to run as segments          |
+ * | `dispatch`      | Dispatch, CompensateStep (.waitForTaskToken) | marks the step, sends the AgentTaskMessage to the agent's queue |
+ * | `record`        | Record, RecordCompensation              | SUCCEEDED / COMPENSATED with the agent's output               |
+ * | `fail`          | RecordFailure, RecordCompensationFailure | FAILED / TIMED_OUT / COMPENSATION_FAILED (+ manual-intervention message) |
+ * | `plan_rollback` | PlanRollback                            | -> ROLLING_BACK; the steps to compensate, latest change first  |
+ * | `finish`        | Complete, FinishRolledBack, FinishRollbackFailed | the final status and `workflow.completed`             |
+ *
+ * Every write is a conditional step or workflow change (repository/workflow-run.ts), so a
+ * Task that Step Functions runs twice changes nothing the second time.
+ */
+import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import * as z from 'zod';
+import { planRollback } from '#core/rollback';
+import {
+  type AgentAction,
+  type AgentTaskMessage,
+  Identifier,
+  type Issue,
+  type ManualInterventionMessage,
+  type WorkflowStatus,
+} from '#core/wire';
+import { buildSegments, failureStatus, type Segment } from '#core/workflow';
+import type { AgentRepository } from '#shared/repository/agents';
+import {
+  MAX_STORED_OUTPUT_BYTES,
+  type RunStep,
+  type WorkflowRunRepository,
+} from '#shared/repository/workflow-run';
+
+// ---------------------------------------------------------------- the Tasks' payloads
+
+const StateError = z.object({ Error: z.string().default('States.Unknown'), Cause: z.string().default('') });
+
+const ExecutionInput = z.object({
+  workflow_id: Identifier,
+  mode: z.enum(['rollback', 'cancel']).optional(),
+  reason: z.string().optional(),
+  failure_point: Identifier.optional(),
+});
+
+const Action = z.enum(['execute', 'rollback']);
+
+export const WorkflowOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('plan'), workflow_id: Identifier, execution_arn: z.string() }),
+  z.object({
+    op: z.literal('dispatch'),
+    action: Action,
+    workflow_id: Identifier,
+    step_id: Identifier,
+    task_token: z.string().min(1),
+  }),
+  z.object({
+    op: z.literal('record'),
+    action: Action,
+    workflow_id: Identifier,
+    step_id: Identifier,
+    output: z.unknown(),
+  }),
+  z.object({
+    op: z.literal('fail'),
+    action: Action,
+    workflow_id: Identifier,
+    step_id: Identifier,
+    error: StateError,
+  }),
+  z.object({
+    op: z.literal('plan_rollback'),
+    workflow_id: Identifier,
+    state: z.object({ failure: StateError.optional() }).loose(),
+    execution_input: ExecutionInput,
+  }),
+  z.object({
+    op: z.literal('finish'),
+    outcome: z.enum(['succeeded', 'rolled_back', 'rollback_failed']),
+    workflow_id: Identifier,
+    execution_input: ExecutionInput,
+  }),
+]);
+export type WorkflowOp = z.infer<typeof WorkflowOp>;
+
+export type WorkflowOpResult =
+  | { readonly segments: readonly Segment[] }
+  | { readonly dispatched: boolean; readonly attempt: number }
+  | { readonly status: string }
+  | {
+      readonly compensations: readonly {
+        step_id: string;
+        timeout_seconds: number;
+        heartbeat_seconds: number;
+      }[];
+    };
+
+// ---------------------------------------------------------------- errors the ASL sees
+
+/** A workflow error the state machine must not retry; its `name` is the ASL error name. */
+export class WorkflowStateError extends Error {
+  constructor(
+    override readonly name: 'Workflow.NotRunnable' | 'Dispatch.NoQueue' | 'Dispatch.Refused',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------- the engine
+
+export interface WorkflowEngineDeps {
+  readonly runs: WorkflowRunRepository;
+  readonly agents: Pick<AgentRepository, 'get'>;
+  readonly sfn: Pick<SFNClient, 'send'>;
+  readonly sqs: Pick<SQSClient, 'send'>;
+  /** agent_id or agent_type -> agent queue URL (the agent catalog). */
+  readonly agentQueues: Readonly<Record<string, string>>;
+  /** Where a compensation that cannot succeed is reported for a person. */
+  readonly compensationDlqUrl: string;
+  readonly now: () => Date;
+}
+
+export function createWorkflowEngine(deps: WorkflowEngineDeps) {
+  const { runs } = deps;
+  const nowIso = () => deps.now().toISOString();
+
+  async function plan(op: Extract<WorkflowOp, { op: 'plan' }>) {
+    const now = nowIso();
+    const started = await runs.changeWorkflow({
+      workflow_id: op.workflow_id,
+      from: ['PENDING'],
+      to: 'RUNNING',
+      now,
+      set: { started_at: now },
+      event: { type: 'workflow.started' },
+    });
+    if (started.outcome === 'REFUSED')
+      throw new WorkflowStateError(
+        'Workflow.NotRunnable',
+        `workflow ${op.workflow_id} is ${started.meta.status}; only a PENDING or RUNNING workflow runs`,
+      );
+    await runs.addExecution(op.workflow_id, op.execution_arn, now);
+    const { meta, steps } = await runs.load(op.workflow_id);
+    return { segments: buildSegments(steps, meta.wave_concurrency) };
+  }
+
+  async function dispatch(op: Extract<WorkflowOp, { op: 'dispatch' }>) {
+    const execute = op.action === 'execute';
+    const now = deps.now();
+    const current = await runs.step(op.workflow_id, op.step_id);
+    // The checkpoint: a step already done answers at once, with what it answered before.
+    const done = execute ? current.status === 'SUCCEEDED' : current.status === 'COMPENSATED';
+    if (done) {
+      const output = execute ? current.output : {};
+      await deps.sfn.send(
+        new SendTaskSuccessCommand({ taskToken: op.task_token, output: JSON.stringify(output ?? {}) }),
+      );
+      return { dispatched: false, attempt: execute ? current.attempts : current.compensation_attempts };
+    }
+    const queueUrl = await queueFor(current);
+    const changed = await runs.changeStep({
+      workflow_id: op.workflow_id,
+      step_id: op.step_id,
+      transition: execute ? 'dispatch' : 'compensate',
+      now: now.toISOString(),
+      set: (step) =>
+        execute
+          ? {
+              attempts: step.attempts + 1,
+              dispatched_at: now.toISOString(),
+              started_at: step.started_at ?? now.toISOString(),
+            }
+          : {
+              compensation_attempts: step.compensation_attempts + 1,
+              compensation_dispatched_at: now.toISOString(),
+            },
+      event: (step) => {
+        const attempt = execute ? step.attempts + 1 : step.compensation_attempts + 1;
+        if (!execute) return { type: 'step.compensating', attempt };
+        return { type: attempt > 1 ? 'step.retrying' : 'step.dispatched', attempt };
+      },
+      token: { task_token: op.task_token, action: op.action },
+      whileWorkflow: execute ? ['RUNNING'] : ['ROLLING_BACK'],
+    });
+    if (changed.outcome === 'WORKFLOW_MOVED_ON')
+      throw new WorkflowStateError(
+        'Dispatch.Refused',
+        `workflow ${op.workflow_id} is ${changed.workflow_status}; step ${op.step_id} is not dispatched to ${op.action}`,
+      );
+    if (changed.outcome !== 'APPLIED')
+      throw new WorkflowStateError(
+        'Dispatch.Refused',
+        `step ${op.step_id} is ${changed.step.status}; it cannot be dispatched to ${op.action}`,
+      );
+    const step = changed.step;
+    const attempt = execute ? step.attempts : step.compensation_attempts;
+    const message: AgentTaskMessage = {
+      task_token: op.task_token,
+      workflow_id: op.workflow_id,
+      step_id: op.step_id,
+      issue: await issueFor(step),
+      action: op.action,
+      attempt,
+      deadline: new Date(now.getTime() + step.timeout_seconds * 1000).toISOString(),
+      heartbeat_seconds: step.heartbeat_seconds,
+    };
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(message),
+        MessageAttributes: {
+          workflow_id: { DataType: 'String', StringValue: op.workflow_id },
+          step_id: { DataType: 'String', StringValue: op.step_id },
+          action: { DataType: 'String', StringValue: op.action },
+        },
+      }),
+    );
+    return { dispatched: true, attempt };
+  }
+
+  async function record(op: Extract<WorkflowOp, { op: 'record' }>) {
+    const now = nowIso();
+    const execute = op.action === 'execute';
+    const result = await runs.changeStep({
+      workflow_id: op.workflow_id,
+      step_id: op.step_id,
+      transition: execute ? 'succeed' : 'compensated',
+      now,
+      set: () =>
+        execute
+          ? { completed_at: now, output: storableOutput(op.output) }
+          : { compensated_at: now, compensation_output: storableOutput(op.output) },
+      event: () => ({ type: execute ? 'step.succeeded' : 'step.compensated' }),
+    });
+    return { status: result.step.status };
+  }
+
+  async function fail(op: Extract<WorkflowOp, { op: 'fail' }>) {
+    const now = nowIso();
+    const execute = op.action === 'execute';
+    const error = { code: op.error.Error, message: op.error.Cause.slice(0, 4096) };
+    const status = failureStatus(op.error.Error);
+    const result = await runs.changeStep({
+      workflow_id: op.workflow_id,
+      step_id: op.step_id,
+      transition: execute ? (status === 'TIMED_OUT' ? 'time_out' : 'fail') : 'compensation_failed',
+      now,
+      set: () => (execute ? { completed_at: now, error } : { compensation_error: error }),
+      event: () => ({ type: 'step.failed', error: op.error.Error }),
+    });
+    if (!execute) await reportCompensationFailure(op, result.step, now);
+    return { status: result.step.status };
+  }
+
+  async function planRollbackOp(op: Extract<WorkflowOp, { op: 'plan_rollback' }>) {
+    const now = nowIso();
+    const input = op.execution_input;
+    const failure = op.state.failure;
+    const reason =
+      input.reason ?? (failure ? `${failure.Error}: ${failure.Cause}`.slice(0, 1024) : 'rollback requested');
+    const changed = await runs.changeWorkflow({
+      workflow_id: op.workflow_id,
+      from: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'ROLLBACK_FAILED', 'ROLLED_BACK', 'CANCELLED'],
+      to: 'ROLLING_BACK',
+      now,
+      set: {
+        rollback: {
+          mode: input.mode ?? 'failure',
+          reason,
+          failure_point: input.failure_point ?? null,
+          error: failure ?? null,
+          started_at: now,
+        },
+      },
+      event: { type: 'rollback.started' },
+    });
+    if (changed.outcome === 'REFUSED')
+      throw new WorkflowStateError('Workflow.NotRunnable', `workflow ${op.workflow_id} cannot roll back`);
+    const { steps } = await runs.load(op.workflow_id);
+    const planned = planRollback(
+      op.workflow_id,
+      steps.map((s) => ({
+        step_id: s.step_id,
+        issue_id: s.issue_id,
+        agent_id: s.agent_id,
+        status: s.status,
+        completed_at_ms: s.completed_at ? Date.parse(s.completed_at) : null,
+        sequence: s.completion_seq ?? Number.MAX_SAFE_INTEGER,
+      })),
+      { failure_point: input.failure_point },
+    );
+    const byId = new Map(steps.map((s) => [s.step_id, s]));
+    return {
+      compensations: planned.compensations.map((c) => {
+        const step = byId.get(c.step_id) as RunStep;
+        return {
+          step_id: c.step_id,
+          timeout_seconds: step.timeout_seconds,
+          heartbeat_seconds: step.heartbeat_seconds,
+        };
+      }),
+    };
+  }
+
+  async function finish(op: Extract<WorkflowOp, { op: 'finish' }>) {
+    const now = nowIso();
+    const { meta, steps } = await runs.load(op.workflow_id);
+    let to: WorkflowStatus;
+    if (op.outcome === 'succeeded') to = 'SUCCEEDED';
+    else if (op.outcome === 'rollback_failed') to = 'ROLLBACK_FAILED';
+    else if (op.execution_input.mode === 'cancel') to = 'CANCELLED';
+    else if (op.execution_input.mode === undefined && !steps.some((s) => s.status === 'COMPENSATED'))
+      to = 'FAILED';
+    else to = 'ROLLED_BACK';
+    const from: WorkflowStatus[] =
+      op.outcome === 'succeeded' ? ['RUNNING'] : ['ROLLING_BACK', 'RUNNING', 'PENDING'];
+    const changed = await runs.changeWorkflow({
+      workflow_id: op.workflow_id,
+      from,
+      to,
+      now,
+      set: {
+        completed_at: now,
+        ...(meta.rollback ? { rollback: { ...meta.rollback, completed_at: now } } : {}),
+      },
+      event: { type: 'workflow.completed' },
+    });
+    if (changed.outcome === 'REFUSED')
+      throw new WorkflowStateError(
+        'Workflow.NotRunnable',
+        `workflow ${op.workflow_id} is ${changed.meta.status}; it cannot end ${to}`,
+      );
+    await runs.clearBacklog(op.workflow_id);
+    return { status: changed.meta.status };
+  }
+
+  async function queueFor(step: RunStep): Promise<string> {
+    const byId = deps.agentQueues[step.agent_id];
+    if (byId) return byId;
+    const agent = await deps.agents.get(step.agent_id).catch(() => undefined);
+    const byType = agent?.agent_type ? deps.agentQueues[agent.agent_type] : undefined;
+    if (byType) return byType;
+    throw new WorkflowStateError(
+      'Dispatch.NoQueue',
+      `no agent queue for agent ${step.agent_id}${agent?.agent_type ? ` (type ${agent.agent_type})` : ''}; the catalog has ${Object.keys(deps.agentQueues).join(', ')}`,
+    );
+  }
+
+  async function issueFor(step: RunStep): Promise<Issue> {
+    const stored = (await runs.issue(step.workflow_id, step.issue_id)) as Issue | undefined;
+    const issue: Issue = stored ?? {
+      issue_id: step.issue_id,
+      title: `${step.action} ${step.issue_id}`,
+      severity: 'medium',
+    };
+    if (!step.parameters) return issue;
+    return { ...issue, parameters: { ...issue.parameters, ...step.parameters } };
+  }
+
+  async function reportCompensationFailure(
+    op: Extract<WorkflowOp, { op: 'fail' }>,
+    step: RunStep,
+    now: string,
+  ): Promise<void> {
+    const { steps } = await runs.load(op.workflow_id);
+    const stillChanged = new Set([
+      'SUCCEEDED',
+      'FAILED',
+      'TIMED_OUT',
+      'DISPATCHED',
+      'RUNNING',
+      'COMPENSATING',
+    ]);
+    const message: ManualInterventionMessage = {
+      kind: 'compensation_failed',
+      workflow_id: op.workflow_id,
+      step_id: step.step_id,
+      issue_id: step.issue_id,
+      agent_id: step.agent_id,
+      error: op.error.Error,
+      cause: op.error.Cause.slice(0, 4096),
+      not_compensated: steps.filter((s) => stillChanged.has(s.status)).map((s) => s.step_id),
+      at: now,
+    };
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.compensationDlqUrl,
+        MessageBody: JSON.stringify(message),
+        MessageAttributes: {
+          workflow_id: { DataType: 'String', StringValue: op.workflow_id },
+          step_id: { DataType: 'String', StringValue: step.step_id },
+        },
+      }),
+    );
+  }
+
+  return async function run(op: WorkflowOp): Promise<WorkflowOpResult> {
+    switch (op.op) {
+      case 'plan':
+        return plan(op);
+      case 'dispatch':
+        return dispatch(op);
+      case 'record':
+        return record(op);
+      case 'fail':
+        return fail(op);
+      case 'plan_rollback':
+        return planRollbackOp(op);
+      case 'finish':
+        return finish(op);
+    }
+  };
+}
+
+/** The agent's output as stored: as is up to 64 KB, else a marker (Step Functions keeps the full output). */
+function storableOutput(output: unknown): unknown {
+  const text = JSON.stringify(output ?? null);
+  if (Buffer.byteLength(text) <= MAX_STORED_OUTPUT_BYTES) return output ?? null;
+  return { truncated: true, bytes: Buffer.byteLength(text) };
+}
+
+export type { AgentAction };

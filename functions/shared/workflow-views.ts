@@ -1,0 +1,116 @@
+/**
+ * The API's views of a stored workflow: WorkflowDetail for GET workflows/{id}, and the
+ * ExecutionResult and RollbackResult inside it. Built from what the run repository loads.
+ */
+import { formatDuration } from '#core/duration';
+import type {
+  ExecutionResult,
+  RollbackResult,
+  StepResult,
+  WorkflowDetail,
+  WorkflowStatus,
+  WorkflowStep,
+} from '#core/wire';
+import type { RunMeta, RunStep } from '#shared/repository/workflow-run';
+
+const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'ROLLED_BACK',
+  'ROLLBACK_FAILED',
+  'CANCELLED',
+]);
+
+export const isTerminal = (status: WorkflowStatus): boolean => TERMINAL.has(status);
+
+function stepResult(step: RunStep): StepResult {
+  return {
+    step_id: step.step_id,
+    issue_id: step.issue_id,
+    agent_id: step.agent_id,
+    status: step.status,
+    attempts: step.attempts,
+    started_at: step.started_at,
+    completed_at: step.completed_at,
+    ...(step.output === undefined ? {} : { output: step.output }),
+    ...(step.error ? { error: step.error } : {}),
+  };
+}
+
+function workflowStep(step: RunStep): WorkflowStep {
+  return {
+    ...stepResult(step),
+    action: step.action,
+    depends_on: [...step.depends_on],
+    wave: step.wave,
+    idempotent: step.idempotent,
+    timeout_seconds: step.timeout_seconds,
+    heartbeat_seconds: step.heartbeat_seconds,
+    compensation_attempts: step.compensation_attempts,
+    compensated_at: step.compensated_at,
+  };
+}
+
+/** What the last rollback did, from the steps' statuses; null when none ran. */
+export function rollbackResult(meta: RunMeta, steps: readonly RunStep[]): RollbackResult | null {
+  const rollback = meta.rollback;
+  if (!rollback) return null;
+  const compensated = steps.filter((s) => s.status === 'COMPENSATED').map((s) => s.step_id);
+  const failed = steps.filter((s) => s.status === 'COMPENSATION_FAILED').map((s) => s.step_id);
+  const skipped = steps
+    .filter((s) => s.status !== 'COMPENSATED' && s.status !== 'COMPENSATION_FAILED')
+    .map((s) => s.step_id);
+  let status: RollbackResult['status'] = 'ROLLED_BACK';
+  if (failed.length > 0 || meta.status === 'ROLLBACK_FAILED') status = 'ROLLBACK_FAILED';
+  else if (compensated.length === 0) status = 'NOTHING_TO_ROLL_BACK';
+  return {
+    workflow_id: meta.workflow_id,
+    failure_point: (rollback.failure_point as string | null | undefined) ?? null,
+    reason: String(rollback.reason ?? ''),
+    status,
+    compensated_steps: compensated,
+    failed_compensations: failed,
+    skipped_steps: skipped,
+  };
+}
+
+/** The ExecutionResult of an ended workflow; null while it runs. */
+export function executionResult(meta: RunMeta, steps: readonly RunStep[]): ExecutionResult | null {
+  if (!isTerminal(meta.status)) return null;
+  const started = meta.started_at ?? meta.created_at;
+  const rollback = rollbackResult(meta, steps);
+  return {
+    workflow_id: meta.workflow_id,
+    status: meta.status,
+    started_at: started,
+    completed_at: meta.completed_at,
+    duration: meta.completed_at
+      ? formatDuration(Math.max(0, Date.parse(meta.completed_at) - Date.parse(started)))
+      : null,
+    steps: steps.map(stepResult),
+    resolved_issues: meta.status === 'SUCCEEDED' ? unique(steps.map((s) => s.issue_id)) : [],
+    failed_issues:
+      meta.status === 'SUCCEEDED'
+        ? []
+        : unique(steps.filter((s) => s.status !== 'SKIPPED').map((s) => s.issue_id)),
+    ...(rollback ? { rollback } : {}),
+  };
+}
+
+export function workflowDetail(meta: RunMeta, steps: readonly RunStep[]): WorkflowDetail {
+  return {
+    workflow_id: meta.workflow_id,
+    status: meta.status,
+    source: meta.source,
+    created_at: meta.created_at,
+    updated_at: meta.updated_at,
+    execution_arn: meta.execution_arn,
+    executions: [...meta.executions],
+    completion_percentage:
+      meta.step_count === 0 ? 0 : Math.round((1000 * meta.steps_succeeded) / meta.step_count) / 10,
+    steps: steps.map(workflowStep),
+    result: executionResult(meta, steps),
+  };
+}
+
+const unique = (ids: readonly string[]): string[] => [...new Set(ids)];

@@ -1,0 +1,48 @@
+/**
+ * The recovery state machine's Tasks (statemachines/recovery.asl.json): one Lambda, one
+ * operation per Task, chosen by the payload's `op` (see workflow-engine.ts). Errors keep
+ * their `name`, which Step Functions reports as the error the ASL's Retry and Catch match.
+ */
+import * as z from 'zod';
+import { documentClient, sfn, sqs } from '#shared/clients';
+import { loadConfig, TableEnv } from '#shared/config';
+import { logger } from '#shared/powertools';
+import { AgentRepository } from '#shared/repository/agents';
+import { WorkflowRunRepository } from '#shared/repository/workflow-run';
+import { createWorkflowEngine, WorkflowOp, type WorkflowOpResult } from '#shared/workflow-engine';
+
+const config = loadConfig(
+  z.object({
+    ...TableEnv,
+    /** JSON: agent_id or agent_type -> agent queue URL. */
+    AGENT_QUEUE_URLS: z.string().transform((text) => z.record(z.string(), z.url()).parse(JSON.parse(text))),
+    COMPENSATION_DLQ_URL: z.url(),
+  }),
+);
+
+const run = createWorkflowEngine({
+  runs: new WorkflowRunRepository(documentClient, config.TABLE_NAME),
+  agents: new AgentRepository(documentClient, config.TABLE_NAME),
+  sfn,
+  sqs,
+  agentQueues: config.AGENT_QUEUE_URLS,
+  compensationDlqUrl: config.COMPENSATION_DLQ_URL,
+  now: () => new Date(),
+});
+
+export const handler = async (event: unknown): Promise<WorkflowOpResult> => {
+  const op = WorkflowOp.parse(event);
+  logger.appendKeys({
+    workflow_id: op.workflow_id,
+    op: op.op,
+    ...('step_id' in op ? { step_id: op.step_id } : {}),
+  });
+  try {
+    return await run(op);
+  } catch (error) {
+    logger.error('workflow task failed', { error });
+    throw error;
+  } finally {
+    logger.resetKeys();
+  }
+};
