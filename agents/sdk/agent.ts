@@ -1,19 +1,15 @@
 /**
- * The agent core: one SQS message in, one Step Functions callback out.
+ * The agent core: one SQS message in, one task callback out (Step Functions, or the REST API).
  *
  * `handleMessage` parses the message, checks the dedupe store, runs `execute` or `rollback`
  * while heartbeating, and answers on the task token. It says whether the message may be
  * deleted (`ack`); the Lambda consumer and the poller only map that onto their event source.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  SendTaskFailureCommand,
-  SendTaskHeartbeatCommand,
-  SendTaskSuccessCommand,
-  SFNClient,
-} from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type AgentAction, AgentTaskMessage, type Category } from '#core/wire';
+import { stepFunctionsCallbacks, type TaskCallbacks } from './callbacks';
 import { isCallbackGone, toTaskFailure } from './errors';
 import { type DedupeRecord, type DedupeStore, dedupeKey, MemoryDedupeStore, mayClaim } from './idempotency';
 
@@ -50,6 +46,12 @@ export interface AgentOptions {
   readonly rollback: TaskHandler;
   /** @default a client from the environment (AWS_ENDPOINT_URL_SFN, AWS_REGION, ...) */
   readonly sfn?: SFNClient;
+  /**
+   * How answers are sent. `restCallbacks(...)` answers through the orchestrator's REST API
+   * with an agent token instead of AWS credentials.
+   * @default stepFunctionsCallbacks(sfn)
+   */
+  readonly callbacks?: TaskCallbacks;
   /** Used by `poll`. @default a client from the environment */
   readonly sqs?: SQSClient;
   /**
@@ -103,7 +105,7 @@ interface Failure {
 export function createAgentCore(options: AgentOptions): AgentCore {
   const { agent_id, categories } = options;
   // Created once per agent, never per message.
-  const sfn = options.sfn ?? new SFNClient({});
+  const callbacks = options.callbacks ?? stepFunctionsCallbacks(options.sfn ?? new SFNClient({}));
   const sqs = options.sqs ?? new SQSClient({});
   const dedupe = options.dedupe ?? new MemoryDedupeStore();
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -117,17 +119,8 @@ export function createAgentCore(options: AgentOptions): AgentCore {
       return { outcome: 'DEFERRED', ack: true, task };
     }
     try {
-      if (callback.kind === 'success') {
-        await sfn.send(new SendTaskSuccessCommand({ taskToken: task.task_token, output: callback.output }));
-      } else {
-        await sfn.send(
-          new SendTaskFailureCommand({
-            taskToken: task.task_token,
-            error: callback.error,
-            cause: callback.cause,
-          }),
-        );
-      }
+      if (callback.kind === 'success') await callbacks.success(task.task_token, callback.output);
+      else await callbacks.failure(task.task_token, callback.error, callback.cause);
       return { outcome: 'ANSWERED', ack: true, task };
     } catch (error) {
       if (isCallbackGone(error)) {
@@ -148,7 +141,7 @@ export function createAgentCore(options: AgentOptions): AgentCore {
     const controller = new AbortController();
     const timer = setInterval(
       () => {
-        sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.task_token })).catch((error: unknown) => {
+        callbacks.heartbeat(task.task_token).catch((error: unknown) => {
           if (isCallbackGone(error)) controller.abort(error);
           logger.warn('heartbeat failed', { ...describeTask(task), reason: nameOf(error) });
         });

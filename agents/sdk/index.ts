@@ -31,6 +31,13 @@ export type {
 } from './agent';
 export { ANSWER_LATER, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatEvery } from './agent';
 export {
+  CallbackError,
+  type RestCallbacksOptions,
+  restCallbacks,
+  stepFunctionsCallbacks,
+  type TaskCallbacks,
+} from './callbacks';
+export {
   AgentPermanentError,
   AgentTransientError,
   isCallbackGone,

@@ -1,30 +1,59 @@
 /**
- * POST api/orchestrator/issues: triage, route and store a batch as a PENDING workflow.
- * Idempotent per caller and Idempotency-Key; the workflow id derives from both, so a
- * retry after a crash rewrites the same items (see repository/workflows.ts).
+ * POST api/orchestrator/issues: triage, route and store a batch as a workflow, then start its
+ * run (the recovery execution named by the workflow id). Idempotent per caller and
+ * Idempotency-Key; the workflow id derives from both, so a retry after a crash rewrites the
+ * same items (see repository/workflows.ts), and one that finds the workflow stored but not
+ * started starts it. A batch with no assigned issue has no steps and no execution.
  */
 import * as z from 'zod';
 import { triageIssues } from '#core/triage';
 import type { IntakeAccepted, IssueTriageRequest } from '#core/wire';
-import { documentClient, dynamodb } from '#shared/clients';
-import { loadConfig, TableEnv } from '#shared/config';
+import { MAX_WORKFLOW_STEPS } from '#core/workflow';
+import { documentClient, dynamodb, sfn } from '#shared/clients';
+import { loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
+import { PlanTooLargeError } from '#shared/errors';
+import { executionArn } from '#shared/executions';
 import { httpHandler, requirePrincipal, routeById } from '#shared/http';
 import { idempotentRequests } from '#shared/idempotency';
 import { recordTriage } from '#shared/powertools';
 import { AgentRepository } from '#shared/repository/agents';
+import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
+import { createWorkflowControl } from '#shared/workflow-control';
 
-const { TABLE_NAME } = loadConfig(z.object(TableEnv));
+const { TABLE_NAME, STATE_MACHINE_ARN } = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv }));
 const agents = new AgentRepository(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
+const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
+const control = createWorkflowControl({
+  runs,
+  db: documentClient,
+  tableName: TABLE_NAME,
+  sfn,
+  stateMachineArn: STATE_MACHINE_ARN,
+  now: () => new Date(),
+});
+
 const replay = workflows.intakeReplay();
 const idempotency = idempotentRequests({
   tableName: TABLE_NAME,
   name: 'intake',
   client: dynamodb,
-  ...replay,
+  compact: replay.compact,
+  // A stored answer means the first request started the run, when there was one to start.
+  expand: async (stored) => {
+    const expanded = await replay.expand(stored);
+    return { ...expanded, body: withRunArn(expanded.body as IntakeAccepted) };
+  },
 });
+
+/** The run's ARN follows from its name; fills it in where the stored META lacks it. */
+function withRunArn(accepted: IntakeAccepted): IntakeAccepted {
+  if (accepted.execution_arn !== null || Object.keys(accepted.assignment.assigned_agents).length === 0)
+    return accepted;
+  return { ...accepted, execution_arn: executionArn(STATE_MACHINE_ARN, accepted.workflow_id) };
+}
 
 export const handler = httpHandler<IssueTriageRequest>(
   routeById('submitIssues'),
@@ -34,8 +63,10 @@ export const handler = httpHandler<IssueTriageRequest>(
     const agentList = await agents.listSnapshots();
     const started = performance.now();
     const outcome = triageIssues(request.body, agentList, { now_ms: Date.now() });
-    const { assignment } = outcome;
+    const { assignment, allocation } = outcome;
     recordTriage(assignment, performance.now() - started);
+    if (allocation.steps.length > MAX_WORKFLOW_STEPS)
+      throw new PlanTooLargeError(allocation.steps.length, MAX_WORKFLOW_STEPS);
     const input = {
       workflow_id,
       request: request.body,
@@ -43,10 +74,17 @@ export const handler = httpHandler<IssueTriageRequest>(
       caller: sub,
       created_at: new Date().toISOString(),
     };
-    if ((await workflows.createWorkflow(input)) === 'EXISTS')
-      return { body: await workflows.getIntakeAccepted(workflow_id) };
-    const accepted: IntakeAccepted = { workflow_id, execution_arn: null, status: 'PENDING', assignment };
-    return { body: accepted };
+    if ((await workflows.createWorkflow(input)) === 'EXISTS') {
+      const run = await control.ensureRun(await runs.meta(workflow_id));
+      const stored = await workflows.getIntakeAccepted(workflow_id);
+      return { body: { ...stored, ...run } satisfies IntakeAccepted };
+    }
+    if (allocation.steps.length === 0) {
+      const accepted: IntakeAccepted = { workflow_id, execution_arn: null, status: 'PENDING', assignment };
+      return { body: accepted };
+    }
+    const run = await control.startRun(workflow_id);
+    return { body: { workflow_id, ...run, assignment } satisfies IntakeAccepted };
   },
   { idempotency },
 );

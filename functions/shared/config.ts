@@ -21,6 +21,31 @@ export const JwtEnv = {
   JWT_AUDIENCE: required.default(DEFAULT_JWT_AUDIENCE),
 } as const;
 
+/** The recovery state machine the API starts executions of (intake, workflows). */
+export const StateMachineEnv = { STATE_MACHINE_ARN: required } as const;
+
+const QueueRef = z.object({ url: z.url(), arn: required }).strict();
+
+/**
+ * The dead-letter queues GET dlq and POST dlq/redrive work on: each agent queue's DLQ by the
+ * queue's category (JSON `{"<category>": {"url", "arn"}}`), and the compensation queue.
+ */
+export const DeadLetterEnv = {
+  AGENT_DLQS: z
+    .string()
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), QueueRef)),
+  COMPENSATION_DLQ_URL: z.url(),
+  COMPENSATION_DLQ_ARN: required,
+} as const;
+
 /** Browser origins allowed to read API answers, comma separated; unset means none. */
 export const CorsEnv = {
   CORS_ALLOWED_ORIGINS: z

@@ -66,6 +66,19 @@ export class PayloadTooLargeError extends ApiError {
   }
 }
 
+/** 422: a plan with more steps than one workflow holds (MAX_WORKFLOW_STEPS in #core/workflow). */
+export class PlanTooLargeError extends ApiError {
+  override readonly name = 'PlanTooLargeError';
+  constructor(steps: number, limit: number) {
+    super(
+      422,
+      'PLAN_TOO_LARGE',
+      `the plan has ${steps} steps; one workflow holds at most ${limit}: split it into several workflows`,
+      [{ steps, limit }],
+    );
+  }
+}
+
 /** Core error codes and the status each maps to; anything unlisted is a 500. */
 export const CORE_ERROR_STATUS: Readonly<Record<string, number>> = {
   DEPENDENCY_CYCLE: 422,

@@ -11,8 +11,9 @@
  * 3. Before the implementation, in order: header names lower-cased; body at most
  *    MAX_BODY_BYTES (413 PAYLOAD_TOO_LARGE); role from the authorizer context checked
  *    against `route.roles` (401 without one, 403 FORBIDDEN for the wrong one); path
- *    parameters checked as Identifiers (400 VALIDATION_FAILED); JSON
- *    parsed (400 MALFORMED_JSON); body validated by `route.request` (400
+ *    parameters checked as Identifiers (400 VALIDATION_FAILED); the query string
+ *    validated by `route.query` (400 VALIDATION_FAILED); JSON parsed (400
+ *    MALFORMED_JSON); body validated by `route.request` (400
  *    VALIDATION_FAILED, zod issues as `details: [{ path, message, code }]`); for
  *    `agentSelfOnly` routes an `agent` token may only name its own id.
  * 4. Around the whole stack: JSON serialisation, security headers, and CORS headers
@@ -50,9 +51,11 @@ export interface Principal {
 }
 
 /** What an implementation receives: the validated body and the caller. */
-export interface HttpRequest<TBody> {
+export interface HttpRequest<TBody, TQuery = Readonly<Record<string, unknown>>> {
   readonly body: TBody;
   readonly pathParameters: Readonly<Record<string, string | undefined>>;
+  /** The query string as `route.query` parsed it; empty for a route without one. */
+  readonly query: TQuery;
   /** Names lower-cased. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** Undefined only on public routes. */
@@ -74,10 +77,12 @@ export interface HttpResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** API Gateway's proxy event once the stack has parsed the body. */
-export type ApiEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
+/** API Gateway's proxy event once the stack has parsed the body (and the query, into `query`). */
+export type ApiEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown; query?: unknown };
 
-export type RouteImpl<TBody> = (request: HttpRequest<TBody>) => Promise<HttpResult>;
+export type RouteImpl<TBody, TQuery = Readonly<Record<string, unknown>>> = (
+  request: HttpRequest<TBody, TQuery>,
+) => Promise<HttpResult>;
 
 export type ApiMiddleware = MiddlewareObj<ApiEvent, HttpResponse>;
 
@@ -127,9 +132,9 @@ export function requirePrincipal(request: HttpRequest<unknown>): Principal {
  *   body: triageIssues(body, agents, { now_ms: Date.now() }).assignment,
  * }));
  */
-export function httpHandler<TBody = undefined>(
+export function httpHandler<TBody = undefined, TQuery = Readonly<Record<string, unknown>>>(
   route: RouteSpec,
-  impl: RouteImpl<TBody>,
+  impl: RouteImpl<TBody, TQuery>,
   options: HttpHandlerOptions = {},
 ): ApiHandler {
   if (route.idempotent && !options.idempotency)
@@ -138,6 +143,7 @@ export function httpHandler<TBody = undefined>(
     const result = await impl({
       body: event.body as TBody,
       pathParameters: event.pathParameters ?? {},
+      query: (event.query ?? {}) as TQuery,
       headers: event.headers,
       principal: principalOf(event),
       requestId: event.requestContext.requestId,
@@ -154,6 +160,7 @@ export function httpHandler<TBody = undefined>(
     .use(limitBodySize)
     .use(checkRole(route))
     .use(validatePathParameters(route))
+    .use(validateQuery(route))
     .use(parseJsonBody(route))
     .use(validateBody(route))
     .use(checkAgentSelf(route));
@@ -266,6 +273,23 @@ const validatePathParameters = (route: RouteSpec): ApiMiddleware => {
     },
   };
 };
+
+/** A route without a query schema ignores the query string; with one, `event.query` holds it parsed. */
+const validateQuery = (route: RouteSpec): ApiMiddleware => ({
+  before: ({ event }) => {
+    if (!route.query) return;
+    const result = route.query.safeParse(event.queryStringParameters ?? {});
+    if (!result.success) {
+      const details = result.error.issues.map((issue) => ({
+        path: `query${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ''}`,
+        message: issue.message,
+        code: issue.code,
+      }));
+      throw new ValidationError(`the query string has ${details.length} problem(s); see details`, details);
+    }
+    event.query = result.data;
+  },
+});
 
 /** A route without a request schema ignores any body; an empty body counts as `{}`. */
 const parseJsonBody = (route: RouteSpec): ApiMiddleware => ({

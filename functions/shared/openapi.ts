@@ -18,18 +18,22 @@ export const API_VERSION = '1.0.0';
 type JsonObject = { [key: string]: unknown };
 
 const ERROR_RESPONSES = {
-  400: ['BadRequest', 'Malformed JSON, a body that fails validation, or a missing Idempotency-Key.'],
+  400: [
+    'BadRequest',
+    'Malformed JSON, a body or query string that fails validation, or a missing Idempotency-Key.',
+  ],
   401: ['Unauthorized', 'No bearer token, or one that is invalid or expired.'],
   403: ['Forbidden', "The token's role may not call this route, or an agent named another agent's id."],
   404: ['NotFound', 'No such resource.'],
   409: [
     'Conflict',
-    'A duplicate id, a concurrent update, or an Idempotency-Key reused or still in progress.',
+    'A duplicate id, a concurrent update, a state that does not allow the request, or an Idempotency-Key reused or still in progress.',
   ],
+  410: ['Gone', 'The task token has ended: a late or duplicate callback.'],
   413: ['PayloadTooLarge', `The body exceeds ${MAX_BODY_BYTES} bytes, or one issue is too large to store.`],
   422: [
     'Unprocessable',
-    'A dependency cycle, an unknown dependency, or a plan that cannot be routed or run.',
+    'A dependency cycle, an unknown dependency, or a plan that cannot be routed, run, or held in one workflow.',
   ],
   429: ['Throttled', 'Too many requests; retry with backoff.'],
   500: ['InternalError', 'Unexpected failure; quote `request_id` to support.'],
@@ -81,13 +85,14 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[] = ROUTES): Jso
 function operation(route: RouteSpec, names: SchemaNames): JsonObject {
   const isProtected = route.roles.length > 0;
   const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
-  const errors: ErrorStatus[] = [];
-  if (route.request || route.idempotent) errors.push(400);
-  if (isProtected) errors.push(401, 403);
-  if (pathParams.length > 0) errors.push(404);
-  if (route.request || route.idempotent) errors.push(409);
-  if (route.request) errors.push(413, 422);
-  errors.push(429, 500);
+  const statuses = new Set<ErrorStatus>(route.errors ?? []);
+  if (route.request || route.idempotent || route.query) statuses.add(400);
+  if (isProtected) statuses.add(401).add(403);
+  if (pathParams.length > 0) statuses.add(404);
+  if (route.request || route.idempotent) statuses.add(409);
+  if (route.request) statuses.add(413).add(422);
+  statuses.add(429).add(500);
+  const errors = [...statuses].sort((a, b) => a - b);
 
   const parameters: JsonObject[] = pathParams.map((name) => ({
     name,
@@ -95,6 +100,13 @@ function operation(route: RouteSpec, names: SchemaNames): JsonObject {
     required: true,
     schema: jsonSchema(Identifier, 'input'),
   }));
+  for (const [name, schema] of Object.entries(route.query?.shape ?? {}))
+    parameters.push({
+      name,
+      in: 'query',
+      required: !(schema as z.ZodType).safeParse(undefined).success,
+      schema: jsonSchema(schema as z.ZodType, 'input'),
+    });
   if (route.idempotent)
     parameters.push({
       name: 'Idempotency-Key',
@@ -118,7 +130,7 @@ function operation(route: RouteSpec, names: SchemaNames): JsonObject {
     ...(route.request
       ? {
           requestBody: {
-            required: true,
+            required: route.requestOptional !== true,
             content: { 'application/json': { schema: ref(names.input.get(route.request) as string) } },
           },
         }

@@ -4,25 +4,49 @@
  * OpenAPI document is generated from it, and the auth tests walk it. Adding a route
  * here is the only way to add one.
  */
-import type * as z from 'zod';
+import * as z from 'zod';
 import {
   AgentAssignmentResult,
   AgentList,
   AgentRecord,
   AgentRegistration,
+  CancelRequest,
+  DeadLetterList,
   HealthReport,
   HeartbeatRequest,
   IntakeAccepted,
   IssueTriageRequest,
   OptimizeRequest,
+  RecoveryWorkflowRequest,
+  RedriveRequest,
+  RedriveResult,
   ResourceAllocation,
+  RollbackRequest,
+  TaskCallbackAccepted,
+  TaskFailureRequest,
+  TaskHeartbeatRequest,
+  TaskSuccessRequest,
+  WorkflowAccepted,
+  WorkflowDetail,
 } from '#core/wire';
 
 export const ROLES = ['viewer', 'operator', 'agent', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The Lambda functions behind the REST API; each is `functions/<name>/handler.ts`. */
-export type ApiFunction = 'intake' | 'triage' | 'agents' | 'resources' | 'openapi' | 'health';
+export type ApiFunction =
+  | 'intake'
+  | 'triage'
+  | 'agents'
+  | 'resources'
+  | 'workflows'
+  | 'tasks'
+  | 'dlq'
+  | 'openapi'
+  | 'health';
+
+/** Error statuses a route may answer beyond those its shape implies (see openapi.ts). */
+export type ExtraErrorStatus = 404 | 409 | 410;
 
 export interface RouteSpec {
   readonly method: 'GET' | 'POST' | 'DELETE';
@@ -36,6 +60,16 @@ export interface RouteSpec {
   /** The `agent` role may act only on its own agent id (`{id}` or the body's agent_id). */
   readonly agentSelfOnly?: boolean;
   readonly request?: z.ZodType;
+  /** The body may be left out (it then counts as `{}`); API Gateway validates an empty body as `{}` too. */
+  readonly requestOptional?: boolean;
+  /**
+   * Query string parameters, validated like the body (400 VALIDATION_FAILED, `details[].path`
+   * `query.<name>`); their values arrive as strings, so numbers use `z.coerce`. Without one,
+   * the query string is ignored.
+   */
+  readonly query?: z.ZodObject;
+  /** Error statuses beyond those the route's shape implies, e.g. 410 for a late task callback. */
+  readonly errors?: readonly ExtraErrorStatus[];
   /** Status code of the success answer, and its body schema (none for 204). */
   readonly success: { readonly status: 200 | 201 | 202 | 204; readonly body?: z.ZodType };
   /** Requires the `Idempotency-Key` header. */
@@ -44,6 +78,18 @@ export interface RouteSpec {
 
 const READERS: readonly Role[] = ['viewer', 'operator', 'agent', 'admin'];
 const OPERATORS: readonly Role[] = ['operator', 'admin'];
+/** Task callbacks: agents without AWS credentials, and admins standing in for them. */
+const CALLBACKS: readonly Role[] = ['agent', 'admin'];
+
+/** GET dlq: which queue, and how many messages to peek at per queue. */
+export const DeadLetterQuery = z
+  .object({
+    /** An agent queue's category, or `compensation`; omitted: every queue. */
+    queue: z.string().min(1).max(80).optional(),
+    limit: z.coerce.number().int().min(1).max(10).default(10),
+  })
+  .strict();
+export type DeadLetterQuery = z.infer<typeof DeadLetterQuery>;
 
 export const API_BASE_PATH = 'api/orchestrator';
 
@@ -127,6 +173,106 @@ export const ROUTES: readonly RouteSpec[] = [
     roles: OPERATORS,
     request: OptimizeRequest,
     success: { status: 200, body: ResourceAllocation },
+  },
+  {
+    method: 'POST',
+    path: 'workflows',
+    function: 'workflows',
+    operationId: 'startWorkflow',
+    summary: 'Plan a recovery plan and run it as a new workflow (steps already done are skipped).',
+    roles: OPERATORS,
+    request: RecoveryWorkflowRequest,
+    success: { status: 202, body: WorkflowAccepted },
+    idempotent: true,
+  },
+  {
+    method: 'GET',
+    path: 'workflows/{id}',
+    function: 'workflows',
+    operationId: 'getWorkflow',
+    summary: 'Read a workflow: its status, steps, executions, and its ExecutionResult once it has ended.',
+    roles: READERS,
+    success: { status: 200, body: WorkflowDetail },
+  },
+  {
+    method: 'POST',
+    path: 'workflows/{id}/rollback',
+    function: 'workflows',
+    operationId: 'rollbackWorkflow',
+    summary:
+      'Undo the steps of an ended workflow, latest change first, back to failure_point if given; the RollbackResult follows on the workflow.',
+    roles: OPERATORS,
+    request: RollbackRequest,
+    success: { status: 202, body: WorkflowAccepted },
+  },
+  {
+    method: 'POST',
+    path: 'workflows/{id}/cancel',
+    function: 'workflows',
+    operationId: 'cancelWorkflow',
+    summary: 'Stop a pending or running workflow and undo the steps it has run; it ends CANCELLED.',
+    roles: OPERATORS,
+    request: CancelRequest,
+    requestOptional: true,
+    success: { status: 202, body: WorkflowAccepted },
+  },
+  {
+    method: 'POST',
+    path: 'tasks/success',
+    function: 'tasks',
+    operationId: 'sendTaskSuccess',
+    summary: "Report a dispatched step's result on its task token (Step Functions SendTaskSuccess).",
+    roles: CALLBACKS,
+    request: TaskSuccessRequest,
+    errors: [404, 410],
+    success: { status: 200, body: TaskCallbackAccepted },
+  },
+  {
+    method: 'POST',
+    path: 'tasks/failure',
+    function: 'tasks',
+    operationId: 'sendTaskFailure',
+    summary: "Report a dispatched step's failure on its task token (Step Functions SendTaskFailure).",
+    roles: CALLBACKS,
+    request: TaskFailureRequest,
+    errors: [404, 410],
+    success: { status: 200, body: TaskCallbackAccepted },
+  },
+  {
+    method: 'POST',
+    path: 'tasks/heartbeat',
+    function: 'tasks',
+    operationId: 'sendTaskHeartbeat',
+    summary:
+      'Tell the workflow a dispatched step is still being worked on (Step Functions SendTaskHeartbeat).',
+    roles: CALLBACKS,
+    request: TaskHeartbeatRequest,
+    errors: [404, 410],
+    success: { status: 200, body: TaskCallbackAccepted },
+  },
+  {
+    method: 'GET',
+    path: 'dlq',
+    function: 'dlq',
+    operationId: 'listDeadLetters',
+    summary:
+      'Count and peek at the dead letters of every agent queue and of the compensation queue, without consuming them.',
+    roles: OPERATORS,
+    query: DeadLetterQuery,
+    errors: [404],
+    success: { status: 200, body: DeadLetterList },
+  },
+  {
+    method: 'POST',
+    path: 'dlq/redrive',
+    function: 'dlq',
+    operationId: 'redriveDeadLetters',
+    summary: "Move an agent queue's dead letters back to that queue (an SQS message-move task per queue).",
+    roles: ['admin'],
+    request: RedriveRequest,
+    requestOptional: true,
+    errors: [404],
+    success: { status: 200, body: RedriveResult },
   },
   {
     method: 'GET',

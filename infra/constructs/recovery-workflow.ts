@@ -5,8 +5,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { AgentQueue } from './agent-queue';
 import { type LogLevel, OrchestratorFunction } from './orchestrator-function';
@@ -134,7 +134,8 @@ export class RecoveryWorkflow extends Construct {
     );
     Validations.of(this.stateMachine).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
-      reason: 'Invoking a version or alias of the workflow function (its ARN with a qualifier); only that function.',
+      reason:
+        'Invoking a version or alias of the workflow function (its ARN with a qualifier); only that function.',
     });
   }
 

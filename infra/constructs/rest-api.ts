@@ -1,13 +1,18 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as z from 'zod';
 import { WIRE_SCHEMAS } from '#core/wire';
 import { API_BASE_PATH, type ApiFunction, ROUTES, type RouteSpec } from '#shared/routes';
+import type { AgentQueue } from './agent-queue';
 import type { JwtSigningKey } from './jwt-signing-key';
 import { type LogLevel, OrchestratorFunction } from './orchestrator-function';
 import type { OrchestratorTable } from './orchestrator-table';
+import { TASK_CALLBACK_ACTIONS, TASK_CALLBACK_WILDCARD_REASON } from './reference-agents';
 
 /** How much of the table each API function may touch (least privilege). */
 const TABLE_ACCESS: Readonly<Record<ApiFunction, 'none' | 'read' | 'readWrite'>> = {
@@ -15,18 +20,42 @@ const TABLE_ACCESS: Readonly<Record<ApiFunction, 'none' | 'read' | 'readWrite'>>
   triage: 'read',
   agents: 'readWrite',
   resources: 'read',
+  workflows: 'readWrite',
+  tasks: 'read',
+  dlq: 'none',
   openapi: 'none',
   health: 'none',
 };
 
 const FUNCTION_DESCRIPTIONS: Readonly<Record<ApiFunction, string>> = {
-  intake: 'POST issues: validate, triage, route and store a batch as a workflow',
+  intake: 'POST issues: validate, triage, route and store a batch as a workflow, then start its run',
   triage: 'POST triage: dry-run assignment that stores nothing',
   agents: 'Agent registry: register, list, read, deregister, heartbeat',
   resources: 'POST resources/optimize: plan under resource constraints',
+  workflows: 'Workflows: start a recovery plan, read one, roll it back or cancel it',
+  tasks: 'POST tasks/*: task callbacks (success, failure, heartbeat) for agents without AWS credentials',
+  dlq: 'Dead letters: peek at the agent and compensation DLQs, redrive agent DLQs',
   openapi: 'GET openapi.json: the OpenAPI 3.1 document',
   health: 'GET health: liveness',
 };
+
+/** Why a function's role holds a `*` resource beyond X-Ray; listed in infra/README.md. */
+const EXTRA_WILDCARD_REASONS: Readonly<Partial<Record<ApiFunction, string>>> = {
+  tasks: TASK_CALLBACK_WILDCARD_REASON,
+};
+
+/** What the API needs of the recovery workflow and the queues (see {@link OrchestratorRestApi.connectRecovery}). */
+export interface RecoveryConnection {
+  /** The recovery state machine: intake and workflows start its executions. */
+  readonly stateMachine: sfn.StateMachine;
+  /** The agent queues by name (the category), whose DLQs GET dlq lists and POST dlq/redrive moves back. */
+  readonly agentQueues: readonly { readonly name: string; readonly queue: AgentQueue }[];
+  /** The compensation dead-letter queue: listed, never redriven. */
+  readonly compensationDlq: sqs.IQueue;
+}
+
+/** SQS actions a DLQ redrive needs on the DLQ, besides the move task's own (AWS's redrive permissions). */
+const REDRIVE_SOURCE_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'];
 
 /** The header that makes POST issues idempotent (contract C3). */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -240,12 +269,17 @@ export class OrchestratorRestApi extends Construct {
           ...corsEnvironment,
           ...(access === 'none' ? {} : { TABLE_NAME: props.table.tableName }),
         },
+        extraWildcardResourceReason: EXTRA_WILDCARD_REASONS[name],
       });
       if (access === 'read') props.table.grantReadData(fn);
       if (access === 'readWrite') props.table.grantReadWriteData(fn);
       functions[name] = fn;
     }
     this.functions = functions;
+    // The task token names the task; Step Functions has no resource-level permission for it.
+    functions.tasks.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: TASK_CALLBACK_ACTIONS, resources: ['*'] }),
+    );
 
     this.authorizerFunction = new OrchestratorFunction(this, 'AuthorizerFunction', {
       ...functionDefaults,
@@ -308,9 +342,7 @@ export class OrchestratorRestApi extends Construct {
         authorizer: isPublic ? undefined : this.authorizer,
         requestValidator: validator,
         requestModels: model ? { 'application/json': model } : undefined,
-        requestParameters: route.idempotent
-          ? { [`method.request.header.${IDEMPOTENCY_HEADER}`]: true }
-          : undefined,
+        requestParameters: requestParameters(route),
       });
       acknowledgeAuthorization(method, route, isPublic);
       methods.set(`${route.method} ${route.path}`, method);
@@ -350,6 +382,77 @@ export class OrchestratorRestApi extends Construct {
     }
   }
 
+  /**
+   * Gives the API functions what the recovery workflow and the queues offer them, once both
+   * exist: `intake` and `workflows` start executions of the state machine (`STATE_MACHINE_ARN`),
+   * `workflows` also describes and stops them (cancel), and `dlq` reads the dead-letter queues
+   * (`AGENT_DLQS`, `COMPENSATION_DLQ_URL`, `COMPENSATION_DLQ_ARN`) and redrives the agent ones.
+   * @example
+   * api.connectRecovery({ stateMachine: recovery.stateMachine, agentQueues, compensationDlq: recovery.compensationDlq });
+   */
+  connectRecovery(recovery: RecoveryConnection): void {
+    const { intake, workflows, dlq } = this.functions;
+    const { stateMachine } = recovery;
+    for (const fn of [intake, workflows]) {
+      fn.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+      stateMachine.grantStartExecution(fn);
+    }
+
+    // Cancel: DescribeExecution and StopExecution on this state machine's executions only.
+    const stack = Stack.of(this);
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    workflows.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [executions],
+      }),
+    );
+    Validations.of(workflows.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagRendering(stack.resolve(executions))}]`,
+      reason:
+        'Cancel describes and stops the executions of the recovery state machine, whose names (workflow ids) are not known at deploy time: every execution of that one state machine, and nothing else.',
+    });
+
+    dlq.addEnvironment(
+      'AGENT_DLQS',
+      stack.toJsonString(
+        Object.fromEntries(
+          recovery.agentQueues.map(({ name, queue }) => [
+            name,
+            { url: queue.deadLetterQueue.queueUrl, arn: queue.deadLetterQueue.queueArn },
+          ]),
+        ),
+      ),
+    );
+    dlq.addEnvironment('COMPENSATION_DLQ_URL', recovery.compensationDlq.queueUrl);
+    dlq.addEnvironment('COMPENSATION_DLQ_ARN', recovery.compensationDlq.queueArn);
+    const deadLetterQueueArns = recovery.agentQueues.map(({ queue }) => queue.deadLetterQueue.queueArn);
+    dlq.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        resources: [...deadLetterQueueArns, recovery.compensationDlq.queueArn],
+      }),
+    );
+    dlq.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', ...REDRIVE_SOURCE_ACTIONS],
+        resources: deadLetterQueueArns,
+      }),
+    );
+    // A move without DestinationArn sends each message back to the queue it came from.
+    dlq.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+        resources: recovery.agentQueues.map(({ queue }) => queue.queue.queueArn),
+      }),
+    );
+  }
+
   /** The stage URL: `https://<id>.execute-api.<region>.amazonaws.com/<stage>/`. Routes are appended. */
   get url(): string {
     return this.api.url;
@@ -369,6 +472,29 @@ function acknowledgeAuthorization(method: apigw.Method, route: RouteSpec, isPubl
     id: 'AwsSolutions-COG4',
     reason: `${where} is guarded by the JWT Lambda REQUEST authorizer: bearer tokens are HS256 JWTs signed with the key in Secrets Manager (DESIGN §5), with no Cognito user pool by design.`,
   });
+}
+
+/**
+ * A resolved CloudFormation value as cdk-nag names it in a finding: `Ref`s as `<Id>`,
+ * `Fn::GetAtt`s as `<Id.Attribute>`, joins joined. Partition, region and account stay tokens
+ * in an environment-agnostic stack and become strings in a pinned one, so the id is computed.
+ */
+function nagRendering(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as { Ref?: string; 'Fn::GetAtt'?: string[]; 'Fn::Join'?: [string, unknown[]] };
+  if (node.Ref) return `<${node.Ref}>`;
+  if (node['Fn::GetAtt']) return `<${node['Fn::GetAtt'].join('.')}>`;
+  if (node['Fn::Join']) return node['Fn::Join'][1].map(nagRendering).join(node['Fn::Join'][0]);
+  return JSON.stringify(value);
+}
+
+/** The method's request parameters: the Idempotency-Key header where required, and the query string's names. */
+function requestParameters(route: RouteSpec): Record<string, boolean> | undefined {
+  const parameters: Record<string, boolean> = {};
+  if (route.idempotent) parameters[`method.request.header.${IDEMPOTENCY_HEADER}`] = true;
+  for (const [name, schema] of Object.entries(route.query?.shape ?? {}))
+    parameters[`method.request.querystring.${name}`] = !(schema as z.ZodType).safeParse(undefined).success;
+  return Object.keys(parameters).length > 0 ? parameters : undefined;
 }
 
 /** `resources` → `ResourcesFunction`: a stable construct id per function. */

@@ -110,6 +110,11 @@ export class OrchestratorStack extends Stack {
       logLevel: props.logLevel,
       removalPolicy,
     });
+    this.restApi.connectRecovery({
+      stateMachine: this.recovery.stateMachine,
+      agentQueues: this.referenceAgents.agents.map((a) => ({ name: a.category, queue: a.queue })),
+      compensationDlq: this.recovery.compensationDlq,
+    });
 
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,

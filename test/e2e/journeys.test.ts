@@ -56,11 +56,20 @@ function submit(
   });
 }
 
+/**
+ * Registers an agent whose type is a reference agent's id, so the workflow sends its steps
+ * to that reference agent's queue (the catalog matches agent_id, then agent_type).
+ */
 async function register(agentId: string, role: Role, categories: readonly string[]): Promise<Response> {
   const response = await fetch(target.url('agents'), {
     method: 'POST',
     headers: headers(role),
-    body: JSON.stringify({ agent_id: agentId, agent_type: 'e2e', categories, max_concurrency: 2 }),
+    body: JSON.stringify({
+      agent_id: agentId,
+      agent_type: `reference-${categories[0]}`,
+      categories,
+      max_concurrency: 2,
+    }),
   });
   if (response.status === 201) created.add(agentId);
   return response;

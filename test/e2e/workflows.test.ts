@@ -24,6 +24,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { restCallbacks } from '#agents/sdk/index';
 import {
   DeadLetterList,
   IntakeAccepted,
@@ -80,7 +81,7 @@ async function submit(steps: PlanStep[], key = randomUUID()): Promise<WorkflowAc
       'content-type': 'application/json',
       'idempotency-key': key,
     },
-    body: JSON.stringify({ recovery_plan: { plan_id: `${RUN}-${randomUUID().slice(0, 8)}`, steps } }),
+    body: JSON.stringify({ recovery_plan: { plan_id: `${RUN}-${key.slice(0, 8)}`, steps } }),
   });
   const body = await response.json();
   expect({ status: response.status, body }).toMatchObject({ status: 202 });
@@ -443,14 +444,58 @@ describe('recovery workflows', () => {
   );
 
   it(
+    'takes an answer through POST tasks/success from the agent the step was sent to, and no other',
+    async () => {
+      // Prepare: the reference agent hands the task off (simulate crash) and never answers.
+      const accepted = await submit([
+        step('handoff', { timeout: 'PT60S', heartbeat: 'PT60S', simulate: { outcome: 'crash' } }),
+      ]);
+      let token = '';
+      for (let tries = 0; tries < 100 && token === ''; tries++) {
+        const scheduled = (await history(accepted.execution_arn)).find(
+          (e) =>
+            e.type === 'TaskScheduled' &&
+            String(e.taskScheduledEventDetails?.parameters).includes('"dispatch"'),
+        );
+        if (scheduled)
+          token = JSON.parse(String(scheduled.taskScheduledEventDetails?.parameters)).Payload
+            .task_token as string;
+        else await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const owner = restCallbacks({
+        restApiUrl: target.outputs.RestApiUrl,
+        token: await target.tokenFor('agent', 'reference-network'),
+      });
+      const stranger = restCallbacks({
+        restApiUrl: target.outputs.RestApiUrl,
+        token: await target.tokenFor('agent', `${RUN}-stranger`),
+      });
+
+      // Act
+      const refused = stranger.success(token, '{"from":"stranger"}');
+      await expect(refused).rejects.toMatchObject({ status: 403 });
+      await owner.heartbeat(token);
+      await owner.success(token, '{"via":"rest"}');
+      const done = await settle(accepted.workflow_id);
+
+      // Assess
+      expect(done.status).toBe('SUCCEEDED');
+      expect(stepOf(done, 'handoff').output).toEqual({ via: 'rest' });
+      await expect(owner.success(token, '{"again":true}')).rejects.toMatchObject({ name: 'TaskTimedOut' });
+    },
+    SETTLE_MS + 10_000,
+  );
+
+  it(
     'starts one execution for a duplicate POST with the same Idempotency-Key',
     async () => {
       // Prepare
       const key = randomUUID();
       const steps = [step('dup', { simulate: { outcome: 'succeed' } })];
 
-      // Act
-      const [first, second] = await Promise.all([submit(steps, key), submit(steps, key)]);
+      // Act: a client retrying after a lost answer sends the same request again.
+      const first = await submit(steps, key);
+      const second = await submit(steps, key);
       const done = await settle(first.workflow_id);
 
       // Assess

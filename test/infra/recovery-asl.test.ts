@@ -54,7 +54,7 @@ beforeAll(() => {
 }, 120_000);
 
 describe('recovery.asl.json', () => {
-  it('holds only the known ${Placeholders}, and CDK substitutes every one of them', () => {
+  it('holds only the known placeholders, and CDK substitutes every one of them', () => {
     // Prepare
     const found = [...new Set([...source.matchAll(/\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1]))].sort();
 
@@ -135,21 +135,25 @@ describe('recovery.asl.json', () => {
     const top = deployed.States;
 
     // Act
-    const runCatch = (top.RunSegments?.Catch as unknown as { Next: string }[])[0]?.Next;
-    const planCatch = (top.Plan?.Catch as unknown as { Next: string }[])[0]?.Next;
+    const firstCatch = (state: State | undefined) =>
+      (state?.Catch as unknown as { Next: string }[] | undefined)?.[0]?.Next;
+    const runCatch = firstCatch(top.RunSegments);
+    const planCatch = firstCatch(top.Plan);
 
     // Assess
     expect(runCatch).toBe('PlanRollback');
     expect(planCatch).toBe('PlanRollback');
     expect(top.Compensate?.Next).toBe('FinishRolledBack');
-    expect((top.Compensate?.Catch as unknown as { Next: string }[])[0]?.Next).toBe('FinishRollbackFailed');
+    expect(firstCatch(top.Compensate)).toBe('FinishRollbackFailed');
     expect(top.RolledBack).toMatchObject({ Type: 'Fail', Error: 'Workflow.RolledBack' });
     expect(top.RollbackFailed).toMatchObject({ Type: 'Fail', Error: 'Workflow.RollbackFailed' });
   });
 
   it('is the file CDK deploys, unchanged but for the substitutions', () => {
     // Prepare
-    const substituted = JSON.parse(source.split('${WorkflowFunctionArn}').join('arn-of-WorkflowFunctionArn'));
+    const substituted = JSON.parse(
+      source.split(`\${WorkflowFunctionArn}`).join('arn-of-WorkflowFunctionArn'),
+    );
 
     // Act / Assess
     expect(deployed).toEqual(substituted);

@@ -29,25 +29,46 @@ const FUNCTION_PATHS = {
   triage: 'RestApi/TriageFunction',
   agents: 'RestApi/AgentsFunction',
   resources: 'RestApi/ResourcesFunction',
+  workflows: 'RestApi/WorkflowsFunction',
+  tasks: 'RestApi/TasksFunction',
+  dlq: 'RestApi/DlqFunction',
   openapi: 'RestApi/OpenapiFunction',
   health: 'RestApi/HealthFunction',
   authorizer: 'RestApi/AuthorizerFunction',
   'rotate-signing-key': 'JwtSigningKey/RotationFunction',
+  workflow: 'Recovery/WorkflowFunction',
 } as const;
 type FunctionName = keyof typeof FUNCTION_PATHS;
 const FUNCTION_NAMES = Object.keys(FUNCTION_PATHS) as FunctionName[];
 
 /** The reference agents' functions (test/infra/agent-queues.test.ts covers them). */
 const REFERENCE_AGENT = 'reference-agent';
+/** The recovery state machine's own role (test/infra/recovery-asl.test.ts covers the machine). */
+const STATE_MACHINE = 'state-machine';
+
+/** Vended log delivery and X-Ray of a state machine that logs and traces. */
+const STATE_MACHINE_WILDCARD_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:DescribeLogGroups',
+  'logs:DescribeResourcePolicies',
+  'logs:GetLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:UpdateLogDelivery',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+];
 
 /** The only actions AWS requires on Resource "*" here, and which roles may hold them. */
 const WILDCARD_ACTIONS: Readonly<Record<string, readonly string[]>> = {
-  'xray:PutTraceSegments': [...FUNCTION_NAMES, REFERENCE_AGENT],
-  'xray:PutTelemetryRecords': [...FUNCTION_NAMES, REFERENCE_AGENT],
+  'xray:PutTraceSegments': [...FUNCTION_NAMES, REFERENCE_AGENT, STATE_MACHINE],
+  'xray:PutTelemetryRecords': [...FUNCTION_NAMES, REFERENCE_AGENT, STATE_MACHINE],
   'secretsmanager:GetRandomPassword': ['rotate-signing-key'],
-  'states:SendTaskSuccess': [REFERENCE_AGENT],
-  'states:SendTaskFailure': [REFERENCE_AGENT],
-  'states:SendTaskHeartbeat': [REFERENCE_AGENT],
+  'states:SendTaskSuccess': [REFERENCE_AGENT, 'tasks', 'workflow'],
+  'states:SendTaskFailure': [REFERENCE_AGENT, 'tasks'],
+  'states:SendTaskHeartbeat': [REFERENCE_AGENT, 'tasks'],
+  ...Object.fromEntries(STATE_MACHINE_WILDCARD_ACTIONS.map((action) => [action, [STATE_MACHINE]])),
 };
 
 let app: App;
@@ -69,7 +90,7 @@ beforeAll(() => {
   template = Template.fromStack(stack);
   json = template.toJSON() as CfnTemplate;
   statements = allPolicyStatements(json);
-}, 120_000); // esbuild bundles eight handlers
+}, 120_000); // esbuild bundles twelve handlers
 
 function logicalIdAt(constructPath: string): string {
   const found = Object.entries(json.Resources).find(
@@ -148,6 +169,9 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-APIG4',
         'AwsSolutions-APIG3',
         'AwsSolutions-APIG6',
+        'AwsSolutions-SQS3',
+        `AwsSolutions-IAM5[Resource::<${logicalIdAt('Recovery/WorkflowFunction/Function/Resource')}.Arn>:*]`,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalIdAt('Recovery/StateMachine/Resource')}.Name>:*]`,
       ]),
     );
     for (const rule of acknowledged) expect(rule.reason.length).toBeGreaterThan(40);
@@ -210,7 +234,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are the six API functions, the authorizer, the rotation function and the reference agents', () => {
+  it('are the nine API functions, the authorizer, the rotation function, the workflow function and the reference agents', () => {
     template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length + AGENT_CATALOG.length);
     for (const name of FUNCTION_NAMES) expect(functionOf(name).Type).toBe('AWS::Lambda::Function');
   });
@@ -221,7 +245,7 @@ describe('the functions', () => {
     expect(props.Architectures).toEqual(['arm64']);
     expect(props.TracingConfig).toEqual({ Mode: 'Active' });
     expect(props.MemorySize).toBe(512);
-    expect(props.Timeout).toBe(name === 'rotate-signing-key' ? 30 : 10);
+    expect(props.Timeout).toBe(name === 'rotate-signing-key' || name === 'workflow' ? 30 : 10);
     expect(envOf(name)).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'master-orchestrator',
       POWERTOOLS_METRICS_NAMESPACE: 'MasterOrchestrator',
@@ -283,6 +307,8 @@ describe('IAM', () => {
     const roleNames = new Map<string, string>(FUNCTION_NAMES.map((name) => [roleIdOf(name), name]));
     for (const [roleId, role] of resourcesOfType(json, 'AWS::IAM::Role')) {
       if (cdkPath(role).startsWith(`${STACK_NAME}/ReferenceAgents/`)) roleNames.set(roleId, REFERENCE_AGENT);
+      if (cdkPath(role) === `${STACK_NAME}/Recovery/StateMachine/Role/Resource`)
+        roleNames.set(roleId, STATE_MACHINE);
     }
     const wildcards = statements.filter((entry) => asArray(entry.statement.Resource).includes('*'));
     expect(wildcards.length).toBeGreaterThan(0);
@@ -296,14 +322,41 @@ describe('IAM', () => {
     }
   });
 
-  it('never uses a wildcard action or a wildcard inside a resource', () => {
+  it('never uses a wildcard action or a wildcard inside a resource, but for the two acknowledged ones', () => {
+    const machineId = logicalIdAt('Recovery/StateMachine/Resource');
+    const workflowFunctionId = logicalIdAt('Recovery/WorkflowFunction/Function/Resource');
+    const partial: string[] = [];
     for (const { statement } of statements) {
       for (const action of asArray(statement.Action)) expect(action).not.toContain('*');
       for (const resource of asArray(statement.Resource)) {
         if (typeof resource === 'string' && resource !== '*') expect(resource).not.toContain('*');
+        if (typeof resource !== 'string' && JSON.stringify(resource).includes('*'))
+          partial.push(JSON.stringify(resource));
       }
       expect(JSON.stringify(statement.Resource)).not.toMatch(/index\/\*/);
     }
+    // Every execution of the recovery state machine (cancel), and versions of the workflow function (its invoke).
+    expect(new Set(partial)).toEqual(
+      new Set([
+        JSON.stringify({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':states:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':execution:',
+              { 'Fn::GetAtt': [machineId, 'Name'] },
+              ':*',
+            ],
+          ],
+        }),
+        JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [workflowFunctionId, 'Arn'] }, ':*']] }),
+      ]),
+    );
   });
 
   it('gives table access by least privilege: writers, readers, and functions without any', () => {
@@ -314,17 +367,17 @@ describe('IAM', () => {
       'dynamodb:BatchWriteItem',
     ];
     const reads = ['dynamodb:GetItem', 'dynamodb:Query'];
-    for (const name of ['intake', 'agents'] as const) {
+    for (const name of ['intake', 'agents', 'workflows', 'workflow'] as const) {
       expect(actionsOf(statements, roleIdOf(name))).toEqual(expect.arrayContaining([...reads, ...writes]));
       expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
     }
-    for (const name of ['triage', 'resources'] as const) {
+    for (const name of ['triage', 'resources', 'tasks'] as const) {
       const actions = actionsOf(statements, roleIdOf(name));
       expect(actions).toEqual(expect.arrayContaining(reads));
       for (const write of writes) expect(actions).not.toContain(write);
       expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
     }
-    for (const name of ['health', 'openapi', 'authorizer', 'rotate-signing-key'] as const) {
+    for (const name of ['health', 'openapi', 'dlq', 'authorizer', 'rotate-signing-key'] as const) {
       expect(
         actionsOf(statements, roleIdOf(name)).filter((action) => action.startsWith('dynamodb:')),
       ).toEqual([]);
@@ -339,7 +392,7 @@ describe('IAM', () => {
     const tableStatements = statements.filter((entry) =>
       asArray(entry.statement.Action).some((action) => action.startsWith('dynamodb:')),
     );
-    expect(tableStatements).toHaveLength(4);
+    expect(tableStatements).toHaveLength(7);
     for (const { statement } of tableStatements) {
       expect(statement.Resource).toEqual([
         { 'Fn::GetAtt': [tableId, 'Arn'] },
@@ -347,7 +400,7 @@ describe('IAM', () => {
       ]);
     }
     const keyStatements = statements.filter((entry) => getAttOf(entry.statement.Resource) === keyId);
-    expect(keyStatements).toHaveLength(4);
+    expect(keyStatements).toHaveLength(7);
     for (const { statement } of keyStatements) {
       expect(statement.Condition).toEqual({
         StringEquals: {
@@ -398,6 +451,100 @@ describe('the JWT signing key', () => {
       FunctionName: { 'Fn::GetAtt': [rotationFunctionId, 'Arn'] },
       Principal: 'secretsmanager.amazonaws.com',
     });
+  });
+});
+
+describe('the API functions and the recovery workflow', () => {
+  const machineRef = () => ({ Ref: logicalIdAt('Recovery/StateMachine/Resource') });
+  const onRole = (name: FunctionName) => statements.filter((entry) => entry.roles.includes(roleIdOf(name)));
+  const actionsOn = (name: FunctionName, prefix: string) =>
+    onRole(name).filter((entry) =>
+      asArray(entry.statement.Action).some((action) => action.startsWith(prefix)),
+    );
+
+  it('lets intake and workflows start executions of the recovery state machine, and nothing else does', () => {
+    for (const name of ['intake', 'workflows'] as const) {
+      expect(envOf(name).STATE_MACHINE_ARN).toEqual(machineRef());
+      expect(actionsOn(name, 'states:StartExecution').map((entry) => entry.statement)).toEqual([
+        { Action: 'states:StartExecution', Effect: 'Allow', Resource: machineRef() },
+      ]);
+    }
+    const starters = statements
+      .filter((entry) => asArray(entry.statement.Action).includes('states:StartExecution'))
+      .flatMap((entry) => entry.roles);
+    expect(starters.sort()).toEqual([roleIdOf('intake'), roleIdOf('workflows')].sort());
+  });
+
+  it('lets workflows describe and stop the executions of that state machine only (cancel)', () => {
+    const stop = statements.filter((entry) =>
+      asArray(entry.statement.Action).includes('states:StopExecution'),
+    );
+    expect(stop.flatMap((entry) => entry.roles)).toEqual([roleIdOf('workflows')]);
+    expect(asArray(stop[0]?.statement.Action).sort()).toEqual([
+      'states:DescribeExecution',
+      'states:StopExecution',
+    ]);
+    expect(JSON.stringify(stop[0]?.statement.Resource)).toContain(
+      JSON.stringify({ 'Fn::GetAtt': [logicalIdAt('Recovery/StateMachine/Resource'), 'Name'] }),
+    );
+  });
+
+  it('lets tasks send the three task callbacks, and read the table to find who owns a token', () => {
+    const callbacks = actionsOn('tasks', 'states:');
+    expect(
+      callbacks.map((entry) => [
+        asArray(entry.statement.Action)
+          .filter((a) => a.startsWith('states:'))
+          .sort(),
+        entry.statement.Resource,
+      ]),
+    ).toEqual([[['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'], '*']]);
+    expect(envOf('tasks').STATE_MACHINE_ARN).toBeUndefined();
+  });
+
+  it('tells dlq every agent DLQ by category and the compensation queue, and grants peek and redrive on them only', () => {
+    const env = envOf('dlq');
+    expect(env.COMPENSATION_DLQ_URL).toEqual({
+      Ref: logicalIdAt('Recovery/CompensationDeadLetterQueue/Resource'),
+    });
+    expect(env.COMPENSATION_DLQ_ARN).toEqual({
+      'Fn::GetAtt': [logicalIdAt('Recovery/CompensationDeadLetterQueue/Resource'), 'Arn'],
+    });
+    const agentDlqs = JSON.stringify(env.AGENT_DLQS);
+    for (const { category } of AGENT_CATALOG) expect(agentDlqs).toContain(`\\"${category}\\"`);
+
+    const sqsStatements = actionsOn('dlq', 'sqs:').map((entry) => entry.statement);
+    const dlqIds = resourcesOfType(json, 'AWS::SQS::Queue')
+      .filter(([, queue]) => cdkPath(queue).includes('/DeadLetterQueue/'))
+      .map(([id]) => id);
+    const mainIds = resourcesOfType(json, 'AWS::SQS::Queue')
+      .filter(
+        ([, queue]) =>
+          cdkPath(queue).startsWith(`${STACK_NAME}/ReferenceAgents/`) &&
+          cdkPath(queue).endsWith('/Queue/Resource'),
+      )
+      .map(([id]) => id);
+    const compensationId = logicalIdAt('Recovery/CompensationDeadLetterQueue/Resource');
+    const grants = new Map<string, Set<string>>();
+    for (const statement of sqsStatements)
+      for (const resource of asArray(statement.Resource)) {
+        const id = getAttOf(resource) ?? '';
+        for (const action of asArray(statement.Action))
+          grants.set(id, (grants.get(id) ?? new Set()).add(action));
+      }
+    const sorted = (id: string) => [...(grants.get(id) ?? [])].sort();
+    expect(dlqIds).toHaveLength(AGENT_CATALOG.length);
+    for (const id of dlqIds)
+      expect(sorted(id)).toEqual([
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ListMessageMoveTasks',
+        'sqs:ReceiveMessage',
+        'sqs:StartMessageMoveTask',
+      ]);
+    for (const id of mainIds) expect(sorted(id)).toEqual(['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+    expect(sorted(compensationId)).toEqual(['sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+    expect(grants.size).toBe(dlqIds.length + mainIds.length + 1);
   });
 });
 
@@ -474,13 +621,19 @@ describe('the REST API', () => {
     expect(models.size).toBe(new Set(ROUTES.map((r) => r.request).filter(Boolean)).size);
   });
 
-  it('requires the Idempotency-Key header on idempotent routes only', () => {
+  it('requires the Idempotency-Key header on idempotent routes only, and lists the query parameters of GET dlq', () => {
     for (const route of ROUTES) {
       const params = methodFor(route.method, route.path).Properties?.RequestParameters;
       if (route.idempotent) expect(params).toEqual({ 'method.request.header.Idempotency-Key': true });
+      else if (route.query)
+        expect(params).toEqual({
+          'method.request.querystring.queue': false,
+          'method.request.querystring.limit': false,
+        });
       else expect(params).toBeUndefined();
     }
-    expect(ROUTES.filter((r) => r.idempotent).map((r) => r.path)).toEqual(['issues']);
+    expect(ROUTES.filter((r) => r.idempotent).map((r) => r.path)).toEqual(['issues', 'workflows']);
+    expect(ROUTES.filter((r) => r.query).map((r) => `${r.method} ${r.path}`)).toEqual(['GET dlq']);
   });
 
   it('serves stage v1 with throttling, metrics, tracing and JSON access logs', () => {

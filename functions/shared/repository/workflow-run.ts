@@ -22,7 +22,13 @@ import {
 import type { AgentAction, DomainEvent, DomainEventType, StepStatus, WorkflowStatus } from '#core/wire';
 import { decideTransition, STEP_TRANSITIONS, type StepTransition } from '#core/workflow';
 import { ConflictError, NotFoundError } from '#shared/errors';
-import { asThrottled, cancellationCodes, type DocumentSender } from '#shared/repository/dynamo-errors';
+import {
+  asThrottled,
+  cancellationCodes,
+  type DocumentSender,
+  errorName,
+  isConditionalCheckFailed,
+} from '#shared/repository/dynamo-errors';
 import { GSI1, GSI1_PARTITIONS, keys, TTL_ATTRIBUTE } from '#shared/table-design';
 
 type Item = Record<string, unknown>;
@@ -338,33 +344,36 @@ export class WorkflowRunRepository {
     }
   }
 
-  /** Records the execution that works on the workflow; the first one is `execution_arn`. */
+  /**
+   * Records the execution that works on the workflow; the first one is `execution_arn`.
+   * Retried when it collides with a running transaction on META (the execution's own first
+   * Task writes there at the same moment).
+   */
   async addExecution(workflowId: string, executionArn: string, now: string): Promise<void> {
-    try {
-      await this.#db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.#table,
-                Key: keys.workflow(workflowId),
-                UpdateExpression:
-                  'SET execution_arn = if_not_exists(execution_arn, :arn), executions = list_append(if_not_exists(executions, :empty), :one), updated_at = :now',
-                ConditionExpression: 'attribute_exists(PK) AND NOT contains(executions, :arn)',
-                ExpressionAttributeValues: {
-                  ':arn': executionArn,
-                  ':empty': [],
-                  ':one': [executionArn],
-                  ':now': now,
-                },
-              },
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#db.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: keys.workflow(workflowId),
+            UpdateExpression:
+              'SET execution_arn = if_not_exists(execution_arn, :arn), executions = list_append(if_not_exists(executions, :empty), :one), updated_at = :now',
+            ConditionExpression: 'attribute_exists(PK) AND NOT contains(executions, :arn)',
+            ExpressionAttributeValues: {
+              ':arn': executionArn,
+              ':empty': [],
+              ':one': [executionArn],
+              ':now': now,
             },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (cancellationCodes(error).includes('ConditionalCheckFailed')) return;
-      throw asThrottled(error);
+          }),
+        );
+        return;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return;
+        if (errorName(error) !== 'TransactionConflictException' || attempt + 1 >= MAX_TRIES)
+          throw asThrottled(error);
+        await this.#pause(attempt);
+      }
     }
   }
 

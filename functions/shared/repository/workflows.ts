@@ -577,7 +577,7 @@ function baseMeta(
     updated_at: createdAt,
     caller,
     request_hash: requestHash,
-    execution_arn: null,
+    // No execution_arn until one starts: `if_not_exists` treats a stored null as present.
     executions: [],
     event_seq: 0,
     step_count: allocation.steps.length,

@@ -18,17 +18,28 @@ import {
   tokenWithWrongKey,
   uniqueId,
 } from './harness';
+import { planOf, startPlan, takeTask, waitForStatus } from './workflow-helpers';
+import { SHARED_AGENT_TYPE } from './workflow-runtime';
 
 type BadToken = 'no token' | 'wrong key' | 'expired' | 'malformed';
 const BAD_TOKENS: readonly BadToken[] = ['no token', 'wrong key', 'expired', 'malformed'];
 
 let api: Api;
-/** Registered once; the target of GET agents/{id} and of the plan resources/optimize gets. */
+/** Registered once; the target of GET agents/{id} and of the plans resources/optimize and workflows get. */
 const fixtureAgentId = uniqueId('auth-fixture');
+/** Registered once; its tasks wait on the shared queue, so its workflows stay running. */
+const waitingAgentId = uniqueId('auth-waiting');
+/** The target of GET workflows/{id}. */
+let fixtureWorkflowId: string;
 
 beforeAll(async () => {
   api = await loadApi();
-  await registerAgents(api, [{ agent_id: fixtureAgentId, categories: ['coordination'] }]);
+  await registerAgents(api, [
+    { agent_id: fixtureAgentId, categories: ['coordination'] },
+    { agent_id: waitingAgentId, agent_type: SHARED_AGENT_TYPE, categories: ['coordination'] },
+  ]);
+  fixtureWorkflowId = (await startPlan(api, planOf([{ step_id: 'fixture', agent_id: waitingAgentId }])))
+    .workflow_id;
 });
 
 afterAll(async () => {
@@ -52,10 +63,18 @@ async function badToken(kind: BadToken, role: Role): Promise<string | undefined>
   }
 }
 
+/** A workflow whose step is dispatched to the agent `agentId` (registered on the shared queue); its task token. */
+async function openTaskFor(agentId: string): Promise<string> {
+  await registerAgents(api, [{ agent_id: agentId, agent_type: SHARED_AGENT_TYPE, categories: ['network'] }]);
+  const { workflow_id } = await startPlan(api, planOf([{ step_id: 'task', agent_id: agentId }]));
+  return (await takeTask(api, api.runtime.sharedAgentQueue.url, { workflow_id })).task_token;
+}
+
 /**
  * The smallest request the route accepts, for a caller whose token says `sub`. Agents
  * the request names are registered first, with the caller's own id where the route is
- * `agentSelfOnly`, so an allowed caller cannot get a 404 instead of a success.
+ * `agentSelfOnly` or answers that agent's task, and workflows are in a state the route
+ * accepts, so an allowed caller cannot get a 404 or 409 instead of a success.
  */
 async function minimalRequest(route: RouteSpec, sub: string): Promise<Omit<ApiRequest, 'token'>> {
   const { operationId } = route;
@@ -91,6 +110,40 @@ async function minimalRequest(route: RouteSpec, sub: string): Promise<Omit<ApiRe
           },
         },
       };
+    case 'startWorkflow':
+      return {
+        operationId,
+        body: planOf([{ step_id: 's1', agent_id: fixtureAgentId }]),
+        headers: { 'Idempotency-Key': randomUUID() },
+      };
+    case 'getWorkflow':
+      return { operationId, pathParameters: { id: fixtureWorkflowId } };
+    case 'rollbackWorkflow': {
+      // Every step done by an earlier run: the workflow succeeds at once and can be rolled back.
+      const { workflow_id } = await startPlan(
+        api,
+        planOf([{ step_id: 'done', agent_id: fixtureAgentId }], {
+          progress_state: { succeeded_steps: ['done'] },
+        }),
+      );
+      await waitForStatus(api, workflow_id, ['SUCCEEDED']);
+      return { operationId, pathParameters: { id: workflow_id }, body: { reason: 'auth matrix' } };
+    }
+    case 'cancelWorkflow': {
+      const { workflow_id } = await startPlan(api, planOf([{ step_id: 'wait', agent_id: waitingAgentId }]));
+      return { operationId, pathParameters: { id: workflow_id }, body: {} };
+    }
+    case 'sendTaskSuccess':
+      return { operationId, body: { task_token: await openTaskFor(sub) } };
+    case 'sendTaskFailure':
+      return {
+        operationId,
+        body: { task_token: await openTaskFor(sub), error: { code: 'Agent.Permanent' } },
+      };
+    case 'sendTaskHeartbeat':
+      return { operationId, body: { task_token: await openTaskFor(sub) } };
+    case 'redriveDeadLetters':
+      return { operationId, body: {} };
     default:
       return { operationId };
   }
@@ -125,6 +178,15 @@ describe('the matrix', () => {
       'DELETE agents/{id}': 'admin',
       'POST agents/{id}/heartbeat': 'agent admin',
       'POST resources/optimize': 'operator admin',
+      'POST workflows': 'operator admin',
+      'GET workflows/{id}': 'viewer operator agent admin',
+      'POST workflows/{id}/rollback': 'operator admin',
+      'POST workflows/{id}/cancel': 'operator admin',
+      'POST tasks/success': 'agent admin',
+      'POST tasks/failure': 'agent admin',
+      'POST tasks/heartbeat': 'agent admin',
+      'GET dlq': 'operator admin',
+      'POST dlq/redrive': 'admin',
       'GET health': 'public',
       'GET openapi.json': 'public',
     });

@@ -10,6 +10,11 @@
  * 3. The function behind the route (`functions/<route.function>/handler.ts`) answers
  *    the proxy event; public routes skip step 1, as API Gateway does.
  *
+ * Step Functions and SQS are the offline runtime's providers, in process
+ * (workflow-runtime.ts): the real recovery state machine runs the real `workflow` handler, so
+ * POST issues and POST workflows start executions that dispatch to agent queues, and a test
+ * plays the agent through POST tasks/*.
+ *
  * Tokens are signed with the key read from the local Secrets Manager over the real SDK.
  * Handlers read their configuration when they load, so they are imported lazily by
  * `loadApi()`; a test file must import nothing that loads `#shared/powertools` before it.
@@ -34,6 +39,7 @@ import { AgentRegistration, ErrorBody } from '#core/wire';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import { DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER } from '#shared/config';
 import { API_BASE_PATH, type ApiFunction, ROUTES, type Role, type RouteSpec } from '#shared/routes';
+import { startWorkflowRuntime, type WorkflowRuntime, type WorkflowTaskHandler } from './workflow-runtime';
 
 // EMF metrics would go straight to stdout, one JSON document per request. The metrics
 // code paths still run; only publishing is off. Set before any handler loads.
@@ -180,6 +186,8 @@ export interface ApiRequest {
   /** Sent as `Authorization: Bearer <token>`; omitted: no Authorization header. */
   readonly token?: string;
   readonly pathParameters?: Readonly<Record<string, string>>;
+  /** The query string, as API Gateway hands it on. */
+  readonly query?: Readonly<Record<string, string>>;
   /** A string is sent as is; anything else as JSON; omitted: no body. */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
@@ -211,7 +219,9 @@ export interface Api {
   /** The SDK clients the handlers share (module scope), e.g. to observe their calls. */
   readonly clients: typeof import('#shared/clients');
   readonly workflows: typeof import('#shared/repository/workflows');
-  /** Destroys every SDK client the harness and the handlers opened. */
+  /** Step Functions and SQS, with the recovery state machine and the agent queues. */
+  readonly runtime: WorkflowRuntime;
+  /** Destroys every SDK client the harness and the handlers opened, and stops the runtime. */
   close(): Promise<void>;
 }
 
@@ -220,6 +230,9 @@ const FUNCTIONS: Readonly<Record<ApiFunction, () => Promise<{ handler: ProxyHand
   triage: () => import('../../../functions/triage/handler'),
   agents: () => import('../../../functions/agents/handler'),
   resources: () => import('../../../functions/resources/handler'),
+  workflows: () => import('../../../functions/workflows/handler'),
+  tasks: () => import('../../../functions/tasks/handler'),
+  dlq: () => import('../../../functions/dlq/handler'),
   openapi: () => import('../../../functions/openapi/handler'),
   health: () => import('../../../functions/health/handler'),
 };
@@ -233,6 +246,13 @@ export function loadApi(): Promise<Api> {
 }
 
 async function buildApi(): Promise<Api> {
+  const runtime = await startWorkflowRuntime(lambdaContext);
+  const previous = Object.fromEntries(
+    Object.keys(runtime.environment).map((name) => [name, process.env[name]]),
+  );
+  Object.assign(process.env, runtime.environment);
+  const workflowTask = (await import('../../../functions/workflow/handler')).handler as WorkflowTaskHandler;
+  runtime.useWorkflowHandler(workflowTask);
   const authorizer: AuthorizerHandler = (await import('../../../functions/authorizer/handler')).handler;
   const entries = await Promise.all(
     Object.entries(FUNCTIONS).map(async ([name, load]) => [name, (await load()).handler] as const),
@@ -290,8 +310,10 @@ async function buildApi(): Promise<Api> {
       pathParameters: request.pathParameters ?? null,
       headers,
       multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-      queryStringParameters: null,
-      multiValueQueryStringParameters: null,
+      queryStringParameters: request.query ? { ...request.query } : null,
+      multiValueQueryStringParameters: request.query
+        ? Object.fromEntries(Object.entries(request.query).map(([k, v]) => [k, [v]]))
+        : null,
       stageVariables: null,
       body,
       isBase64Encoded: false,
@@ -312,13 +334,32 @@ async function buildApi(): Promise<Api> {
     call,
     clients,
     workflows,
+    runtime,
     close: async () => {
+      await runtime.stop();
+      for (const [name, value] of Object.entries(previous)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      clients.sfn.destroy();
+      clients.sqs.destroy();
       clients.dynamodb.destroy();
       clients.secretsManager.destroy();
       documents.destroy();
       secrets.destroy();
     },
   };
+}
+
+/**
+ * Makes an SDK client's `send` fail like the service would, with an error of this `name`:
+ * the next call only, or every call (`always`) until `jest.restoreAllMocks()`.
+ */
+export function failSend(client: object, name: string, always = false): void {
+  const spy = jest.spyOn(client as { send: (...args: unknown[]) => Promise<unknown> }, 'send');
+  const error = Object.assign(new Error(`${name} (injected by the test)`), { name });
+  if (always) spy.mockRejectedValue(error);
+  else spy.mockRejectedValueOnce(error);
 }
 
 /** The `error.code` of an error answer (and a check that the body has the C3 error shape). */

@@ -1,19 +1,27 @@
 /**
- * POST api/orchestrator/issues over the real chain and DynamoDB Local: what it stores,
- * idempotent replay, and every way it refuses a request without writing.
+ * POST api/orchestrator/issues over the real chain and DynamoDB Local: what it stores, the
+ * run it starts, idempotent replay, and every way it refuses a request without writing.
+ *
+ * The state machine's Tasks are held (pauseWorkflowTasks): executions start, but nothing
+ * changes the stored workflow behind the tests' backs. workflows.test.ts runs them.
  */
 import { randomUUID } from 'node:crypto';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { BatchWriteCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CATEGORIES, IntakeAccepted, IssueTriageRequest, MAX_ISSUES_PER_REQUEST } from '#core/wire';
+import { MAX_WORKFLOW_STEPS } from '#core/workflow';
 import { MAX_BODY_BYTES } from '#shared/request-rules';
 import { keys } from '#shared/table-design';
 import {
   type Api,
   documents,
   errorCode,
+  failSend,
   type Item,
   loadApi,
   queryPartition,
+  referenceAgents,
+  registerAgents,
   sample,
   TABLE_NAME,
   tokenFor,
@@ -24,6 +32,9 @@ let api: Api;
 
 beforeAll(async () => {
   api = await loadApi();
+  // One agent per category: every categorised issue is assigned and becomes a step.
+  await registerAgents(api, referenceAgents());
+  api.runtime.pauseWorkflowTasks();
 });
 
 afterEach(() => {
@@ -37,18 +48,27 @@ afterAll(async () => {
 const triageSample = sample('issue-triage-request.json');
 const sampleRequest = IssueTriageRequest.parse(triageSample.json);
 
-/** What the table holds for a workflow: its META item and its ISSUE items by issue id. */
+/** What the table holds for a workflow: its META item, its ISSUE items by issue id, its STEP items. */
 async function storedWorkflow(
   workflowId: string,
-): Promise<{ meta?: Item; issues: Map<string, Item>; all: Item[] }> {
+): Promise<{ meta?: Item; issues: Map<string, Item>; steps: Item[]; all: Item[] }> {
   const all = await queryPartition(keys.workflow(workflowId).PK);
   return {
     meta: all.find((item) => item.SK === 'META'),
     issues: new Map(
       all.filter((item) => String(item.SK).startsWith('ISSUE#')).map((item) => [String(item.issue_id), item]),
     ),
+    steps: all.filter((item) => String(item.SK).startsWith('STEP#')),
     all,
   };
+}
+
+/** How many issues the answer assigned: each is one step. */
+const assignedCount = (accepted: IntakeAccepted) =>
+  accepted.assignment.decisions.filter((d) => d.status === 'ASSIGNED').length;
+
+async function describeExecution(executionArn: string) {
+  return api.runtime.sfn.send(new DescribeExecutionCommand({ executionArn }));
 }
 
 async function submit(token: string, key: string | undefined, body: unknown) {
@@ -60,8 +80,12 @@ async function submit(token: string, key: string | undefined, body: unknown) {
   });
 }
 
-/** `count` acyclic issues: each may depend on one with a smaller index (a forest). */
-function generatedBatch(count: number, prefix: string) {
+/**
+ * `count` acyclic issues: each may depend on one with a smaller index (a forest). Unless
+ * `assignable`, each needs a capability no agent has, so all go to manual triage: the batch
+ * stores issues only, no steps and no run.
+ */
+function generatedBatch(count: number, prefix: string, assignable = false) {
   return {
     detected_issues: Array.from({ length: count }, (_, k) => ({
       issue_id: `${prefix}-${k}`,
@@ -70,12 +94,13 @@ function generatedBatch(count: number, prefix: string) {
       category: CATEGORIES[k % CATEGORIES.length],
       ...(k > 0 && k % 3 !== 0 ? { depends_on: [`${prefix}-${Math.floor(k / 2)}`] } : {}),
       estimated_duration: 'PT2M',
+      ...(assignable ? {} : { required_capabilities: ['it-no-agent-has-this'] }),
     })),
   };
 }
 
 describe('POST issues', () => {
-  it('answers 202 with the workflow id and assignment, and stores META plus one ISSUE item per issue', async () => {
+  it('answers 202 with the workflow id, assignment and run, and stores META, one ISSUE item per issue and one STEP item per assigned issue', async () => {
     // Prepare
     const { token, sub } = await tokenFor('operator');
     const key = randomUUID();
@@ -87,10 +112,14 @@ describe('POST issues', () => {
     expect(answer.status).toBe(202);
     const accepted = IntakeAccepted.parse(answer.body);
     expect(accepted.workflow_id).toBe(api.workflows.workflowIdFor(sub, key));
-    expect(accepted).toMatchObject({ status: 'PENDING', execution_arn: null });
+    const runArn = `${api.runtime.stateMachineArn.replace(':stateMachine:', ':execution:')}:${accepted.workflow_id}`;
+    expect(accepted).toMatchObject({ status: 'PENDING', execution_arn: runArn });
     expect(accepted.assignment.decisions.map((d) => d.issue_id)).toEqual(
       sampleRequest.detected_issues.map((i) => i.issue_id),
     );
+    // The vague issue goes to manual triage; the others are steps.
+    const steps = assignedCount(accepted);
+    expect(steps).toBe(sampleRequest.detected_issues.length - 1);
     const stored = await storedWorkflow(accepted.workflow_id);
     expect(stored.meta).toMatchObject({
       entity: 'WORKFLOW',
@@ -98,9 +127,15 @@ describe('POST issues', () => {
       status: 'PENDING',
       caller: sub,
       issue_count: sampleRequest.detected_issues.length,
+      step_count: steps,
+      executions: [runArn],
       version: 1,
     });
-    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + 1);
+    expect(stored.steps).toHaveLength(steps);
+    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + steps + 1);
+    const execution = await describeExecution(runArn);
+    expect(execution.status).toBe('RUNNING');
+    expect(JSON.parse(execution.input ?? '{}')).toEqual({ workflow_id: accepted.workflow_id });
     for (const [position, issue] of sampleRequest.detected_issues.entries()) {
       expect(stored.issues.get(issue.issue_id)).toMatchObject({
         entity: 'ISSUE',
@@ -153,8 +188,10 @@ describe('POST issues', () => {
     expect(outcomes).toContain('ACCEPTED');
     for (const outcome of outcomes) expect(['ACCEPTED', 'REQUEST_IN_PROGRESS']).toContain(outcome);
     const stored = await storedWorkflow(api.workflows.workflowIdFor(sub, key));
-    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + 1);
+    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + stored.steps.length + 1);
     expect(stored.meta).toMatchObject({ caller: sub, version: 1 });
+    // One run, whichever request started it.
+    expect(stored.meta?.executions).toHaveLength(1);
   });
 
   it('rejects the same key with a different body with 409 IDEMPOTENCY_KEY_REUSED and leaves the workflow as it was', async () => {
@@ -217,7 +254,8 @@ describe('POST issues', () => {
     expect(stored.all).toEqual([]);
     // The failed request released its idempotency record instead of burning the key.
     expect(fixed.status).toBe(202);
-    expect((await storedWorkflow(workflowId)).all).toHaveLength(3);
+    // Two issues, two steps and META.
+    expect((await storedWorkflow(workflowId)).all).toHaveLength(5);
   });
 
   it('rejects malformed JSON with 400 MALFORMED_JSON and writes no workflow', async () => {
@@ -278,6 +316,89 @@ describe('POST issues', () => {
     );
     expect(sizes.at(-1)).toBe(1);
     expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(MAX_ISSUES_PER_REQUEST + 1);
+  });
+});
+
+describe('POST issues and the run', () => {
+  it('starts no execution and answers execution_arn null when no issue can be assigned', async () => {
+    // Prepare
+    const { token, sub } = await tokenFor('operator');
+    const key = randomUUID();
+    const start = jest.spyOn(api.clients.sfn, 'send');
+
+    // Act
+    const answer = await submit(token, key, generatedBatch(3, uniqueId('manual')));
+
+    // Assess
+    expect(answer.status).toBe(202);
+    const accepted = IntakeAccepted.parse(answer.body);
+    expect(accepted).toMatchObject({ execution_arn: null, status: 'PENDING' });
+    expect(assignedCount(accepted)).toBe(0);
+    expect(start).not.toHaveBeenCalled();
+    const stored = await storedWorkflow(api.workflows.workflowIdFor(sub, key));
+    expect(stored.steps).toEqual([]);
+    expect(stored.meta).toMatchObject({ step_count: 0, executions: [] });
+  });
+
+  it(`rejects more than ${MAX_WORKFLOW_STEPS} assigned issues with 422 PLAN_TOO_LARGE and writes nothing`, async () => {
+    // Prepare
+    const { token, sub } = await tokenFor('operator');
+    const key = randomUUID();
+    const batch = generatedBatch(MAX_WORKFLOW_STEPS + 1, uniqueId('huge'), true);
+
+    // Act
+    const answer = await submit(token, key, batch);
+
+    // Assess
+    expect(answer.status).toBe(422);
+    expect(errorCode(answer)).toBe('PLAN_TOO_LARGE');
+    expect(answer.body).toMatchObject({
+      error: { details: [{ steps: MAX_WORKFLOW_STEPS + 1, limit: MAX_WORKFLOW_STEPS }] },
+    });
+    expect((await storedWorkflow(api.workflows.workflowIdFor(sub, key))).all).toEqual([]);
+  });
+
+  it(`accepts exactly ${MAX_WORKFLOW_STEPS} assigned issues as one workflow`, async () => {
+    // Prepare
+    const { token } = await tokenFor('operator');
+
+    // Act
+    const answer = await submit(
+      token,
+      randomUUID(),
+      generatedBatch(MAX_WORKFLOW_STEPS, uniqueId('max'), true),
+    );
+
+    // Assess
+    expect(answer.status).toBe(202);
+    const accepted = IntakeAccepted.parse(answer.body);
+    expect(assignedCount(accepted)).toBe(MAX_WORKFLOW_STEPS);
+    expect((await storedWorkflow(accepted.workflow_id)).steps).toHaveLength(MAX_WORKFLOW_STEPS);
+  });
+
+  it('answers 429 when Step Functions throttles the start, and a retry with the same key starts the stored workflow', async () => {
+    // Prepare
+    const { token, sub } = await tokenFor('operator');
+    const key = randomUUID();
+    const workflowId = api.workflows.workflowIdFor(sub, key);
+    failSend(api.clients.sfn, 'ThrottlingException');
+
+    // Act
+    const throttled = await submit(token, key, triageSample.text);
+    const between = await storedWorkflow(workflowId);
+    const retried = await submit(token, key, triageSample.text);
+
+    // Assess
+    expect(throttled.status).toBe(429);
+    expect(errorCode(throttled)).toBe('THROTTLED');
+    expect(throttled.headers['retry-after']).toBe('1');
+    // The workflow was stored; only its start failed.
+    expect(between.meta).toMatchObject({ status: 'PENDING', executions: [] });
+    expect(retried.status).toBe(202);
+    const accepted = IntakeAccepted.parse(retried.body);
+    expect(accepted.execution_arn).toMatch(new RegExp(`:execution:[^:]+:${workflowId}$`));
+    expect((await describeExecution(accepted.execution_arn ?? '')).status).toBe('RUNNING');
+    expect((await storedWorkflow(workflowId)).meta?.executions).toEqual([accepted.execution_arn]);
   });
 });
 

@@ -20,6 +20,7 @@ let dispatchWorkflow: string;
 let agentCallback: string;
 let unboundedCallback: string;
 let lambdaResources: string;
+let timerPaths: string;
 
 beforeAll(async () => {
   harness = await startHarness();
@@ -29,6 +30,7 @@ beforeAll(async () => {
   });
   agentCallback = await harness.deploy('agent-callback.asl.json', { logicalId: 'AgentCallback' });
   unboundedCallback = await harness.deploy('unbounded-callback.asl.json', { logicalId: 'UnboundedCallback' });
+  timerPaths = await harness.deploy('timer-paths.asl.json', { logicalId: 'TimerPaths' });
   lambdaResources = await harness.deploy('lambda-resources.asl.json', {
     logicalId: 'LambdaResources',
     substitutions: { EchoFunctionArn: functionArn('echo'), ValidateFunctionArn: functionArn('validate') },
@@ -487,6 +489,40 @@ describe('callback tasks', () => {
     expect(events.find((event) => event.type === 'TaskTimedOut')?.taskTimedOutEventDetails).toMatchObject({
       error: 'States.Timeout',
     });
+  });
+
+  it("read TimeoutSecondsPath and HeartbeatSecondsPath from the state's input, not from the parameters", async () => {
+    // Act
+    const executionArn = await start(timerPaths, {
+      step_id: 'step-paths',
+      timers: { timeout: 5, heartbeat: 1 },
+    });
+    const message = await harness.queues.next();
+    const { status, output } = await finish(executionArn);
+    const events = await historyOf(harness.client, executionArn);
+
+    // Assess
+    expect(status).toBe('SUCCEEDED');
+    expect(output.error).toEqual({ Error: 'States.HeartbeatTimeout', Cause: '' });
+    const scheduled = details(events.find((event) => event.type === 'TaskScheduled'));
+    expect(scheduled).toMatchObject({ timeoutInSeconds: 5, heartbeatInSeconds: 1 });
+    expect(String(scheduled.parameters)).not.toContain('__localStateInput');
+    expect(Object.keys(JSON.parse(message.body ?? '{}') as object).sort()).toEqual([
+      'execution',
+      'step_id',
+      'task_token',
+    ]);
+  });
+
+  it('fail the execution with States.Runtime, which no Catch takes, when a timer path resolves to nothing', async () => {
+    // Act
+    const executionArn = await start(timerPaths, { step_id: 'step-no-timers' });
+    await harness.provider.waitForExecution(executionArn, 15_000);
+    const described = await harness.client.send(new DescribeExecutionCommand({ executionArn }));
+
+    // Assess
+    expect(described).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
+    expect(described.cause).toContain("'$.timers.timeout'");
   });
 
   it('run without TimeoutSeconds or HeartbeatSeconds (the ASL lint, not the runtime, forbids that)', async () => {

@@ -41,7 +41,8 @@ interface Sent {
 }
 
 function recording<T extends SFNClient | SQSClient>(client: T, sent: Sent[]): T {
-  client.middlewareStack.add(
+  // Both clients share the middleware stack's shape; the cast picks one of the two signatures.
+  (client.middlewareStack as SFNClient['middlewareStack']).add(
     (_next, context) => async (args) => {
       sent.push({ command: context.commandName ?? '', input: args.input as Record<string, unknown> });
       return { output: { $metadata: {}, MessageId: randomUUID() }, response: {} };
@@ -105,8 +106,12 @@ async function createWorkflow(steps: PlanStep[]): Promise<string> {
 }
 
 const op = (value: unknown) => engine(WorkflowOp.parse(value));
-const dispatch = (workflow_id: string, step_id: string, action = 'execute', task_token = randomUUID()) =>
-  op({ op: 'dispatch', action, workflow_id, step_id, task_token });
+const dispatch = (
+  workflow_id: string,
+  step_id: string,
+  action = 'execute',
+  task_token: string = randomUUID(),
+) => op({ op: 'dispatch', action, workflow_id, step_id, task_token });
 const messages = () =>
   sent
     .filter((s) => s.command === 'SendMessageCommand')

@@ -24,6 +24,7 @@ export interface EventOptions {
   readonly resource?: string;
   readonly pathParameters?: Record<string, string>;
   readonly headers?: Record<string, string>;
+  readonly queryStringParameters?: Record<string, string>;
   readonly body?: string | null;
   readonly isBase64Encoded?: boolean;
   /** The Lambda authorizer's context; omitted: no authorizer ran (a public route). */
@@ -39,7 +40,7 @@ export function apiEvent(options: EventOptions = {}): APIGatewayProxyEvent {
     pathParameters: options.pathParameters ?? null,
     headers: options.headers ?? {},
     multiValueHeaders: {},
-    queryStringParameters: null,
+    queryStringParameters: options.queryStringParameters ?? null,
     multiValueQueryStringParameters: null,
     stageVariables: null,
     body: options.body ?? null,

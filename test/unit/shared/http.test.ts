@@ -293,6 +293,66 @@ describe('httpHandler: errors', () => {
   });
 });
 
+describe('httpHandler: query strings', () => {
+  const QUERY_ROUTE: RouteSpec = {
+    ...TEST_ROUTE,
+    method: 'GET',
+    request: undefined,
+    query: z
+      .object({ queue: z.string().optional(), limit: z.coerce.number().int().min(1).max(10).default(10) })
+      .strict(),
+  };
+
+  it('hands the implementation the parsed query, with defaults and numbers coerced', async () => {
+    // Prepare
+    const impl = jest.fn(async (request: unknown) => ({ body: (request as { query: unknown }).query }));
+
+    // Act
+    const given = await invoke(QUERY_ROUTE, impl, {
+      queryStringParameters: { queue: 'network', limit: '3' },
+    });
+    const defaulted = await invoke(QUERY_ROUTE, impl, { queryStringParameters: undefined });
+
+    // Assess
+    expect(jsonBody(given)).toEqual({ queue: 'network', limit: 3 });
+    expect(jsonBody(defaulted)).toEqual({ limit: 10 });
+  });
+
+  it('rejects a query value out of range, or an unknown name, with 400 VALIDATION_FAILED and the query path', async () => {
+    // Prepare
+    const impl = jest.fn(async () => ({}));
+
+    // Act
+    const outOfRange = await invoke(QUERY_ROUTE, impl, { queryStringParameters: { limit: '11' } });
+    const unknown = await invoke(QUERY_ROUTE, impl, { queryStringParameters: { page: '2' } });
+
+    // Assess
+    expect([outOfRange.statusCode, unknown.statusCode]).toEqual([400, 400]);
+    expect(errorOf(outOfRange)).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [expect.objectContaining({ path: 'query.limit', code: 'too_big' })],
+    });
+    expect(errorOf(unknown).details).toEqual([
+      expect.objectContaining({ path: 'query', code: 'unrecognized_keys' }),
+    ]);
+    expect(impl).not.toHaveBeenCalled();
+  });
+
+  it('ignores the query string of a route without a query schema', async () => {
+    // Prepare
+    const impl = jest.fn(async (request: unknown) => ({
+      body: { query: (request as { query: unknown }).query },
+    }));
+
+    // Act
+    const result = await invoke(TEST_ROUTE, impl, { queryStringParameters: { anything: 'x' } });
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(jsonBody(result)).toEqual({ query: {} });
+  });
+});
+
 describe('httpHandler: roles', () => {
   /** A body each route accepts, so an allowed role gets past validation. */
   const VALID_BODIES: Record<string, unknown> = {
@@ -301,6 +361,13 @@ describe('httpHandler: roles', () => {
     registerAgent: { agent_id: 'agent-1', categories: ['network'] },
     heartbeat: { current_load: 1 },
     optimizeResources: {},
+    startWorkflow: { recovery_plan: { steps: [{ step_id: 's1', issue_id: 'i1', category: 'network' }] } },
+    rollbackWorkflow: { reason: 'bad release' },
+    cancelWorkflow: {},
+    sendTaskSuccess: { task_token: 'token-1', output: { ok: true } },
+    sendTaskFailure: { task_token: 'token-1', error: { code: 'Agent.Permanent' } },
+    sendTaskHeartbeat: { task_token: 'token-1' },
+    redriveDeadLetters: {},
   };
 
   function routeEvent(route: RouteSpec, role: Role | undefined): EventOptions {

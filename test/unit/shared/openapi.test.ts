@@ -6,8 +6,8 @@ type Operation = {
   security: unknown[];
   'x-roles': string[];
   description: string;
-  parameters?: { name: string; in: string; required: boolean }[];
-  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+  parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+  requestBody?: { required: boolean; content: Record<string, { schema: { $ref: string } }> };
   responses: Record<string, unknown>;
 };
 
@@ -87,6 +87,41 @@ describe('buildOpenApiDocument', () => {
         .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
       expect({ ref, found: target !== undefined }).toEqual({ ref, found: true });
     }
+  });
+
+  it('documents query parameters, optional bodies and the extra error statuses a route declares', () => {
+    // Prepare
+    const byId = (id: string) => {
+      const route = ROUTES.find((r) => r.operationId === id);
+      if (!route) throw new Error(`no route ${id}`);
+      return operationOf(route);
+    };
+
+    // Act
+    const listDeadLetters = byId('listDeadLetters');
+    const cancel = byId('cancelWorkflow');
+    const taskSuccess = byId('sendTaskSuccess');
+
+    // Assess
+    expect(listDeadLetters?.parameters).toEqual([
+      expect.objectContaining({ name: 'queue', in: 'query', required: false }),
+      expect.objectContaining({ name: 'limit', in: 'query', required: false }),
+    ]);
+    expect(listDeadLetters?.parameters?.[1]?.schema).toMatchObject({ minimum: 1, maximum: 10, default: 10 });
+    expect(Object.keys(listDeadLetters?.responses ?? {})).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '429',
+      '500',
+    ]);
+    expect(cancel?.requestBody?.required).toBe(false);
+    expect(byId('rollbackWorkflow')?.requestBody?.required).toBe(true);
+    expect(taskSuccess?.responses).toHaveProperty('410');
+    expect(taskSuccess?.responses).toHaveProperty('404');
+    expect(doc.components).toHaveProperty('responses.Gone');
   });
 
   it('describes request bodies as sent (defaults optional) and answers as returned', () => {

@@ -69,7 +69,11 @@ describe('createWorkflow', () => {
     expect(txs.map((t) => t.length)).toEqual([...Array(19).fill(99), 19, 1]);
     const stepItems = txs.flat().filter((a) => String(a.Put.Item.SK).startsWith('STEP#'));
     expect(stepItems).toHaveLength(900);
-    expect(stepItems[0]?.Put.Item).toMatchObject({ status: 'PENDING', attempts: 0, timeout_seconds: expect.any(Number) });
+    expect(stepItems[0]?.Put.Item).toMatchObject({
+      status: 'PENDING',
+      attempts: 0,
+      timeout_seconds: expect.any(Number),
+    });
     expect(txs.at(-1)?.[0]?.Put.Item).toMatchObject({
       PK: 'WF#wf-test',
       SK: 'META',

@@ -105,8 +105,16 @@ export function parseDefinition(text: string): ParsedDefinition {
  * The copy of the definition the interpreter runs. Our layer enforces Task `TimeoutSeconds`,
  * `TimeoutSecondsPath` and `HeartbeatSeconds` itself (it must cancel the task's token and
  * timers), so the interpreter's own Task timer, which defaults to 60 s, is set to the longest
- * a Node timer allows. Delays beyond that are dropped instead of firing at once.
+ * a Node timer allows. Delays beyond that are dropped instead of firing at once. A Task with
+ * a timer path also gets the state's input as an extra parameter ({@link STATE_INPUT_KEY}).
  */
+/**
+ * The key under which the interpreter copy's Parameters carry the state's input, for Tasks
+ * whose `TimeoutSecondsPath` or `HeartbeatSecondsPath` must be read from it (as AWS does): the
+ * interpreter hands our layer only the effective parameters. `runTask` takes it out again.
+ */
+export const STATE_INPUT_KEY = '__localStateInput';
+
 export function interpreterDefinition(document: JsonObject): JsonObject {
   // Not structuredClone: under Jest it returns objects of another realm, and the interpreter
   // only expands Parameters objects whose prototype is its own realm's Object.prototype.
@@ -117,6 +125,8 @@ export function interpreterDefinition(document: JsonObject): JsonObject {
   walkStates(copy, (_name, state) => {
     if (state.Type === 'Task') {
       state.TimeoutSeconds = MAX_TIMER_SECONDS;
+      const readsInput = state.TimeoutSecondsPath !== undefined || state.HeartbeatSecondsPath !== undefined;
+      if (readsInput && isObject(state.Parameters)) state.Parameters[`${STATE_INPUT_KEY}.$`] = '$';
       delete state.TimeoutSecondsPath;
     } else if (
       state.Type === 'Wait' &&

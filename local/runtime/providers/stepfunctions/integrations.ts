@@ -23,6 +23,7 @@ import {
   type JsonValue,
   MAX_TIMER_SECONDS,
   readReferencePath,
+  STATE_INPUT_KEY,
   type TaskSpec,
 } from './definition';
 import { currentRunScope, type RunScope } from './engine';
@@ -195,14 +196,16 @@ class TaskAttempt {
 
   private start(input: JsonValue): void {
     const { host, integration, spec } = this;
-    const timeoutSeconds = timerSeconds(spec.timeoutSeconds, spec.timeoutSecondsPath, input);
+    // The timer paths read the state's input, which definition.ts passed along in the parameters.
+    const { parameters: effective, stateInput } = splitStateInput(input);
+    const timeoutSeconds = timerSeconds(spec.timeoutSeconds, spec.timeoutSecondsPath, stateInput);
     const heartbeatSeconds = integration.callback
-      ? timerSeconds(spec.heartbeatSeconds, spec.heartbeatSecondsPath, input)
+      ? timerSeconds(spec.heartbeatSeconds, spec.heartbeatSecondsPath, stateInput)
       : undefined;
-    let parameters = input;
+    let parameters = effective;
     if (integration.callback) {
       this.token = host.tokens.mint();
-      parameters = replaceString(input, host.sentinel, this.token);
+      parameters = replaceString(effective, host.sentinel, this.token);
     }
 
     this.recordScheduled(parameters, timeoutSeconds, heartbeatSeconds);
@@ -348,12 +351,27 @@ class TaskAttempt {
 }
 
 /** `TimeoutSeconds`/`HeartbeatSeconds` or their `...Path`, when a Node timer can enforce them. */
+function splitStateInput(input: JsonValue): { parameters: JsonValue; stateInput: JsonValue } {
+  if (!isObject(input) || !(STATE_INPUT_KEY in input)) return { parameters: input, stateInput: input };
+  const { [STATE_INPUT_KEY]: stateInput, ...parameters } = input;
+  return { parameters, stateInput: stateInput ?? null };
+}
+
 function timerSeconds(
   seconds: number | undefined,
   path: string | undefined,
   input: JsonValue,
 ): number | undefined {
   const value = seconds ?? (path === undefined ? undefined : readReferencePath(input, path));
+  if (
+    seconds === undefined &&
+    path !== undefined &&
+    !(typeof value === 'number' && Number.isInteger(value) && value > 0)
+  )
+    // AWS fails the state rather than wait without a bound.
+    throw new StatesRuntimeError(
+      `The timer path '${path}' does not resolve to a positive integer in the state's input`,
+    );
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_SECONDS)
     return undefined;
   return value;

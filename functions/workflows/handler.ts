@@ -1,0 +1,113 @@
+/**
+ * Workflows: POST workflows (plan a caller's RecoveryWorkflowRequest, store it and start its
+ * run), GET workflows/{id}, POST workflows/{id}/rollback and POST workflows/{id}/cancel (start a
+ * compensating execution; see workflow-control.ts). One function; the router dispatches on the
+ * route API Gateway matched.
+ */
+import * as z from 'zod';
+import { optimizeResources } from '#core/triage';
+import type { CancelRequest, RecoveryWorkflowRequest, RollbackRequest, WorkflowAccepted } from '#core/wire';
+import { MAX_WORKFLOW_STEPS } from '#core/workflow';
+import { documentClient, dynamodb, sfn } from '#shared/clients';
+import { loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
+import { PlanTooLargeError, ValidationError } from '#shared/errors';
+import { type HttpRequest, httpHandler, httpRouter, requirePrincipal, routeById } from '#shared/http';
+import { idempotentRequests } from '#shared/idempotency';
+import { AgentRepository } from '#shared/repository/agents';
+import { WorkflowRunRepository } from '#shared/repository/workflow-run';
+import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
+import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
+import { createWorkflowControl } from '#shared/workflow-control';
+import { workflowDetail } from '#shared/workflow-views';
+
+const { TABLE_NAME, STATE_MACHINE_ARN } = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv }));
+const agents = new AgentRepository(documentClient, TABLE_NAME);
+const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
+const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
+const control = createWorkflowControl({
+  runs,
+  db: documentClient,
+  tableName: TABLE_NAME,
+  sfn,
+  stateMachineArn: STATE_MACHINE_ARN,
+  now: () => new Date(),
+});
+/** The 202 answer is small: the record keeps it whole. */
+const idempotency = idempotentRequests({
+  tableName: TABLE_NAME,
+  name: 'workflows',
+  client: dynamodb,
+  compact: ({ status, body }) => ({ status, body }),
+  expand: async (stored) => stored,
+});
+
+/** The stack has already checked `{id}` is an Identifier. */
+const workflowId = (request: HttpRequest<unknown>) => String(request.pathParameters.id);
+
+/** `progress_state.succeeded_steps` may only name steps of the plan. */
+function checkSucceededSteps({ recovery_plan, progress_state }: RecoveryWorkflowRequest): void {
+  const stepIds = new Set(recovery_plan.steps.map((s) => s.step_id));
+  const details = (progress_state?.succeeded_steps ?? []).flatMap((id, k) =>
+    stepIds.has(id)
+      ? []
+      : [
+          {
+            path: `progress_state.succeeded_steps[${k}]`,
+            message: `${id} is not a step of the plan`,
+            code: 'invalid_value',
+          },
+        ],
+  );
+  if (details.length > 0)
+    throw new ValidationError('progress_state.succeeded_steps names steps the plan does not have', details);
+}
+
+const startWorkflow = httpHandler<RecoveryWorkflowRequest>(
+  routeById('startWorkflow'),
+  async (request) => {
+    const { sub } = requirePrincipal(request);
+    const workflow_id = workflowIdFor(sub, String(request.headers[IDEMPOTENCY_HEADER]));
+    const { recovery_plan } = request.body;
+    if (recovery_plan.steps.length > MAX_WORKFLOW_STEPS)
+      throw new PlanTooLargeError(recovery_plan.steps.length, MAX_WORKFLOW_STEPS);
+    checkSucceededSteps(request.body);
+    const allocation = optimizeResources(recovery_plan, await agents.listSnapshots(), { now_ms: Date.now() });
+    const created = await workflows.createPlannedWorkflow({
+      workflow_id,
+      request: request.body,
+      allocation,
+      created_at: new Date().toISOString(),
+      caller: sub,
+    });
+    const run =
+      created === 'CREATED'
+        ? await control.startRun(workflow_id)
+        : await control.ensureRun(await runs.meta(workflow_id));
+    const accepted: WorkflowAccepted = {
+      workflow_id,
+      execution_arn: run.execution_arn ?? control.runArnOf(workflow_id),
+      status: run.status,
+    };
+    return { body: accepted };
+  },
+  { idempotency },
+);
+
+const getWorkflow = httpHandler(routeById('getWorkflow'), async (request) => {
+  const { meta, steps } = await runs.load(workflowId(request));
+  return { body: { ...workflowDetail(meta, steps), execution_arn: control.recordedRun(meta) } };
+});
+
+const rollbackWorkflow = httpHandler<RollbackRequest>(routeById('rollbackWorkflow'), async (request) => ({
+  body: await control.compensate(workflowId(request), {
+    mode: 'rollback',
+    reason: request.body.reason,
+    failure_point: request.body.failure_point,
+  }),
+}));
+
+const cancelWorkflow = httpHandler<CancelRequest>(routeById('cancelWorkflow'), async (request) => ({
+  body: await control.compensate(workflowId(request), { mode: 'cancel', reason: request.body.reason }),
+}));
+
+export const handler = httpRouter([startWorkflow, getWorkflow, rollbackWorkflow, cancelWorkflow]);
