@@ -110,10 +110,12 @@ function banner(
       ? [
           `  curl -s ${restApiUrl}api/orchestrator/health`,
           `  curl -s -H "Authorization: Bearer $(cat .local/admin-token)" ${restApiUrl}api/orchestrator/agents`,
+          `  curl -s -X POST -H "Authorization: Bearer $(cat .local/admin-token)" -H "Idempotency-Key: $(date +%s%N)" -H 'Content-Type: application/json' --data @events/samples/issue-triage-request.json ${restApiUrl}api/orchestrator/issues`,
+          `  curl -s -H "Authorization: Bearer $(cat .local/admin-token)" ${restApiUrl}api/orchestrator/workflows/<workflow_id>`,
         ]
       : []),
+    `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${endpoint} --region ${runtime.region} stepfunctions list-executions --state-machine-arn ${runtime.outputs.RecoveryStateMachineArn ?? '<RecoveryStateMachineArn>'}`,
     `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${endpoint} --region ${runtime.region} dynamodb list-tables`,
-    `  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${endpoint} --region ${runtime.region} secretsmanager list-secrets`,
     '',
     `Boot: synth ${times.synth}, runtime ${times.bootMs} ms, total ${times.totalMs} ms. Ctrl-C stops everything.`,
     '',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   AgentRegistration,
   AgentTaskMessage,
+  CancelRequest,
   Identifier,
   IsoDuration,
   Issue,
@@ -11,6 +12,11 @@ import {
   MAX_PARAMETER_DEPTH,
   Parameters,
   RecoveryWorkflowRequest,
+  RedriveRequest,
+  RollbackRequest,
+  TaskFailureRequest,
+  TaskHeartbeatRequest,
+  TaskSuccessRequest,
   WIRE_SCHEMAS,
 } from '#core/wire';
 import { renderSchemas } from '#events/render-schemas';
@@ -60,6 +66,13 @@ describe('sample payloads', () => {
     ['events/samples/recovery-workflow-request.json', RecoveryWorkflowRequest],
     ['events/samples/agent-registration.json', AgentRegistration],
     ['events/samples/agent-task-message.json', AgentTaskMessage],
+    ['events/samples/issue-triage-request-rollback.json', IssueTriageRequest],
+    ['events/samples/rollback-request.json', RollbackRequest],
+    ['events/samples/cancel-request.json', CancelRequest],
+    ['events/samples/task-success-request.json', TaskSuccessRequest],
+    ['events/samples/task-failure-request.json', TaskFailureRequest],
+    ['events/samples/task-heartbeat-request.json', TaskHeartbeatRequest],
+    ['events/samples/redrive-request.json', RedriveRequest],
   ] as const)('%s is valid', (path, schema) => {
     // Act
     const result = schema.safeParse(readJson(path));
