@@ -28,7 +28,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { canRollBackTo, planRollback, type RollbackStep } from '#core/rollback';
+import { canRollBackTo, planRollback } from '#core/rollback';
 import type { WorkflowAccepted, WorkflowStatus } from '#core/wire';
 import { ApiError, ConflictError, ValidationError } from '#shared/errors';
 import {
@@ -51,7 +51,7 @@ import {
   workflowConflict,
 } from '#shared/repository/workflow-run';
 import { keys } from '#shared/table-design';
-import { isTerminal } from '#shared/workflow-views';
+import { isTerminal, rollbackSteps } from '#shared/workflow-views';
 
 export interface WorkflowControlDeps {
   readonly runs: Pick<WorkflowRunRepository, 'load' | 'meta' | 'addExecution'>;
@@ -125,18 +125,6 @@ export function needsRun(
     meta.execution_arn === null &&
     meta.executions.length === 0
   );
-}
-
-/** The steps as the rollback planner sees them (the same mapping the workflow engine uses). */
-export function rollbackSteps(steps: readonly RunStep[]): RollbackStep[] {
-  return steps.map((s) => ({
-    step_id: s.step_id,
-    issue_id: s.issue_id,
-    agent_id: s.agent_id,
-    status: s.status,
-    completed_at_ms: s.completed_at ? Date.parse(s.completed_at) : null,
-    sequence: s.completion_seq ?? Number.MAX_SAFE_INTEGER,
-  }));
 }
 
 /**

@@ -26,13 +26,14 @@ import {
   type ManualInterventionMessage,
   type WorkflowStatus,
 } from '#core/wire';
-import { buildSegments, failureStatus, type Segment } from '#core/workflow';
+import { buildSegments, failureStatus, type Segment, STEP_TRANSITIONS } from '#core/workflow';
 import type { AgentRepository } from '#shared/repository/agents';
 import {
   MAX_STORED_OUTPUT_BYTES,
   type RunStep,
   type WorkflowRunRepository,
 } from '#shared/repository/workflow-run';
+import { rollbackSteps } from '#shared/workflow-views';
 
 // ---------------------------------------------------------------- the Tasks' payloads
 
@@ -280,18 +281,9 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     if (changed.outcome === 'REFUSED')
       throw new WorkflowStateError('Workflow.NotRunnable', `workflow ${op.workflow_id} cannot roll back`);
     const { steps } = await runs.load(op.workflow_id);
-    const planned = planRollback(
-      op.workflow_id,
-      steps.map((s) => ({
-        step_id: s.step_id,
-        issue_id: s.issue_id,
-        agent_id: s.agent_id,
-        status: s.status,
-        completed_at_ms: s.completed_at ? Date.parse(s.completed_at) : null,
-        sequence: s.completion_seq ?? Number.MAX_SAFE_INTEGER,
-      })),
-      { failure_point: input.failure_point },
-    );
+    const planned = planRollback(op.workflow_id, rollbackSteps(steps), {
+      failure_point: input.failure_point,
+    });
     const byId = new Map(steps.map((s) => [s.step_id, s]));
     return {
       compensations: planned.compensations.map((c) => {
@@ -366,14 +358,8 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     now: string,
   ): Promise<void> {
     const { steps } = await runs.load(op.workflow_id);
-    const stillChanged = new Set([
-      'SUCCEEDED',
-      'FAILED',
-      'TIMED_OUT',
-      'DISPATCHED',
-      'RUNNING',
-      'COMPENSATING',
-    ]);
+    // Every status a compensation may start from is a change still in place.
+    const stillChanged = new Set<string>(STEP_TRANSITIONS.compensate.from);
     const message: ManualInterventionMessage = {
       kind: 'compensation_failed',
       workflow_id: op.workflow_id,
@@ -382,7 +368,9 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       agent_id: step.agent_id,
       error: op.error.Error,
       cause: op.error.Cause.slice(0, 4096),
-      not_compensated: steps.filter((s) => stillChanged.has(s.status)).map((s) => s.step_id),
+      not_compensated: steps
+        .filter((s) => s.step_id !== step.step_id && stillChanged.has(s.status))
+        .map((s) => s.step_id),
       at: now,
     };
     await deps.sqs.send(

@@ -3,6 +3,7 @@
  * ExecutionResult and RollbackResult inside it. Built from what the run repository loads.
  */
 import { formatDuration } from '#core/duration';
+import type { RollbackStep } from '#core/rollback';
 import type {
   ExecutionResult,
   RollbackResult,
@@ -20,6 +21,18 @@ const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
   'ROLLBACK_FAILED',
   'CANCELLED',
 ]);
+
+/** The steps as the rollback planner (`functions/core/rollback.ts`) sees them. */
+export function rollbackSteps(steps: readonly RunStep[]): RollbackStep[] {
+  return steps.map((s) => ({
+    step_id: s.step_id,
+    issue_id: s.issue_id,
+    agent_id: s.agent_id,
+    status: s.status,
+    completed_at_ms: s.completed_at ? Date.parse(s.completed_at) : null,
+    sequence: s.completion_seq ?? Number.MAX_SAFE_INTEGER,
+  }));
+}
 
 export const isTerminal = (status: WorkflowStatus): boolean => TERMINAL.has(status);
 

@@ -14,7 +14,6 @@
 import { createHash } from 'node:crypto';
 import {
   GetCommand,
-  QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
   UpdateCommand,
@@ -28,6 +27,7 @@ import {
   type DocumentSender,
   errorName,
   isConditionalCheckFailed,
+  queryAll,
 } from '#shared/repository/dynamo-errors';
 import { GSI1, GSI1_PARTITIONS, keys, TTL_ATTRIBUTE } from '#shared/table-design';
 
@@ -476,17 +476,8 @@ export class WorkflowRunRepository {
     return Item;
   }
 
-  async #queryAll(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db
-        .send(new QueryCommand({ ...input, ExclusiveStartKey: cursor }))
-        .catch((error: unknown) => Promise.reject(asThrottled(error)));
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor && items.length < max);
-    return items;
+  #queryAll(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
+    return queryAll(this.#db, input, max);
   }
 }
 

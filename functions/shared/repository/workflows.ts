@@ -31,7 +31,6 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
-  QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -59,6 +58,7 @@ import {
   cancellationCodes,
   type DocumentSender,
   isConditionalCheckFailed,
+  queryAll,
 } from '#shared/repository/dynamo-errors';
 import { MAX_STORED_ISSUE_BYTES } from '#shared/request-rules';
 import { GSI1, GSI1_PARTITIONS, keys } from '#shared/table-design';
@@ -393,17 +393,8 @@ export class WorkflowRepository {
     await this.#db.send(new TransactWriteCommand({ TransactItems: items }));
   }
 
-  async #queryAll(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db
-        .send(new QueryCommand({ ...input, ExclusiveStartKey: cursor }))
-        .catch((error: unknown) => Promise.reject(asThrottled(error)));
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor && items.length < max);
-    return items;
+  #queryAll(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
+    return queryAll(this.#db, input, max);
   }
 
   /** workflow_id -> request hash, for the workflows whose META exists. */
