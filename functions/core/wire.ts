@@ -723,6 +723,59 @@ export const DomainEvent = z.object({
 });
 export type DomainEvent = z.infer<typeof DomainEvent>;
 
+// ---------------------------------------------------------------- progress socket (C9)
+
+/** A workflow id, or `*` for every workflow the caller may read. */
+export const SubscriptionTarget = z.union([Identifier, z.literal('*')]);
+export type SubscriptionTarget = z.infer<typeof SubscriptionTarget>;
+
+/**
+ * `subscribe`: live events of one workflow (or `*`); with `since_seq`, first the stored events
+ * with a greater `seq` (a workflow only: `*` has no single sequence).
+ */
+export const SocketSubscribe = z
+  .object({
+    action: z.literal('subscribe'),
+    workflow_id: SubscriptionTarget,
+    since_seq: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type SocketSubscribe = z.infer<typeof SocketSubscribe>;
+
+export const SocketUnsubscribe = z
+  .object({ action: z.literal('unsubscribe'), workflow_id: SubscriptionTarget })
+  .strict();
+export type SocketUnsubscribe = z.infer<typeof SocketUnsubscribe>;
+
+export const SocketPing = z.object({ action: z.literal('ping') }).strict();
+
+/** What a client may send on the progress socket; nothing on it changes a workflow. */
+export const SocketClientMessage = z.discriminatedUnion('action', [
+  SocketSubscribe,
+  SocketUnsubscribe,
+  SocketPing,
+]);
+export type SocketClientMessage = z.infer<typeof SocketClientMessage>;
+
+/** The socket's answers to a client message; domain events (DomainEvent) come unasked. */
+export const SocketReply = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('subscribed'),
+    workflow_id: SubscriptionTarget,
+    /** How many stored events were sent before this answer (0 without `since_seq`). */
+    replayed: z.number().int().min(0),
+  }),
+  z.object({ type: z.literal('unsubscribed'), workflow_id: SubscriptionTarget }),
+  z.object({ type: z.literal('pong') }),
+  z.object({
+    type: z.literal('error'),
+    code: z.enum(['VALIDATION_FAILED', 'NOT_FOUND', 'UNKNOWN_ACTION', 'TOO_MANY_SUBSCRIPTIONS', 'GONE']),
+    message: z.string(),
+    details: z.array(z.string()).optional(),
+  }),
+]);
+export type SocketReply = z.infer<typeof SocketReply>;
+
 // ---------------------------------------------------------------- agent dispatch
 
 /** What a recovery workflow asks of an agent: run the step, or undo it. */
@@ -789,4 +842,6 @@ export const WIRE_SCHEMAS = {
   RedriveResult,
   ManualInterventionMessage,
   DomainEvent,
+  SocketClientMessage,
+  SocketReply,
 } as const;

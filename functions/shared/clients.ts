@@ -7,6 +7,7 @@
  * drop a client a function never uses.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -29,3 +30,7 @@ export const secretsManager: SecretsManagerClient = /* @__PURE__ */ tracer.captu
 export const sfn: SFNClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SFNClient({}));
 
 export const sqs: SQSClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SQSClient({}));
+
+export const eventBridge: EventBridgeClient = /* @__PURE__ */ tracer.captureAWSv3Client(
+  /* @__PURE__ */ new EventBridgeClient({}),
+);

@@ -17,6 +17,7 @@ import {
   IntakeAccepted,
   IssueTriageRequest,
   OptimizeRequest,
+  ProgressReport,
   RecoveryWorkflowRequest,
   RedriveRequest,
   RedriveResult,
@@ -193,6 +194,25 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Read a workflow: its status, steps, executions, and its ExecutionResult once it has ended.',
     roles: READERS,
     success: { status: 200, body: WorkflowDetail },
+  },
+  {
+    method: 'GET',
+    path: 'workflows/{id}/progress',
+    function: 'workflows',
+    operationId: 'getWorkflowProgress',
+    summary:
+      "One workflow's ProgressReport: completion, active agents, resolved and blocking issues, and the ETA from observed step durations.",
+    roles: READERS,
+    success: { status: 200, body: ProgressReport },
+  },
+  {
+    method: 'GET',
+    path: 'progress',
+    function: 'workflows',
+    operationId: 'getProgress',
+    summary: 'The system-wide ProgressReport over every workflow still at work (the newest 100).',
+    roles: READERS,
+    success: { status: 200, body: ProgressReport },
   },
   {
     method: 'POST',

@@ -22,6 +22,13 @@ export const keys = {
   }),
   workflowStep: (workflowId: string, stepId: string) => ({ PK: `WF#${workflowId}`, SK: `STEP#${stepId}` }),
   agent: (agentId: string) => ({ PK: `AGENT#${agentId}`, SK: 'META' }),
+  /** A progress-socket connection: who (role, sub) and what it subscribed to. */
+  connection: (connectionId: string) => ({ PK: `CONN#${connectionId}`, SK: 'META' }),
+  /** One subscription; a workflow's subscribers (and `*`'s) are one partition each. */
+  subscription: (workflowId: string, connectionId: string) => ({
+    PK: `SUBS#${workflowId}`,
+    SK: `CONN#${connectionId}`,
+  }),
 } as const;
 
 /** GSI1 partitions. Each is a list the API reads in one Query. */

@@ -21,16 +21,20 @@ import { planRollback } from '#core/rollback';
 import {
   type AgentAction,
   type AgentTaskMessage,
+  type DomainEvent,
   Identifier,
   type Issue,
   type ManualInterventionMessage,
   type WorkflowStatus,
 } from '#core/wire';
 import { buildSegments, failureStatus, type Segment, STEP_TRANSITIONS } from '#core/workflow';
+import { logger } from '#shared/powertools';
 import type { AgentRepository } from '#shared/repository/agents';
 import {
   MAX_STORED_OUTPUT_BYTES,
   type RunStep,
+  type StepChange,
+  type WorkflowChange,
   type WorkflowRunRepository,
 } from '#shared/repository/workflow-run';
 import { rollbackSteps } from '#shared/workflow-views';
@@ -112,6 +116,11 @@ export class WorkflowStateError extends Error {
 
 // ---------------------------------------------------------------- the engine
 
+/** Where applied domain events go once committed (an EventBridge bus; see domain-events.ts). */
+export interface EventPublisher {
+  publish(events: readonly DomainEvent[]): Promise<void>;
+}
+
 export interface WorkflowEngineDeps {
   readonly runs: WorkflowRunRepository;
   readonly agents: Pick<AgentRepository, 'get'>;
@@ -121,6 +130,11 @@ export interface WorkflowEngineDeps {
   readonly agentQueues: Readonly<Record<string, string>>;
   /** Where a compensation that cannot succeed is reported for a person. */
   readonly compensationDlqUrl: string;
+  /**
+   * Live delivery of the events each change stored. Best effort: the stored events, with
+   * their gap-free `seq`, are the record a client replays from.
+   */
+  readonly events: EventPublisher;
   readonly now: () => Date;
 }
 
@@ -128,9 +142,28 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   const { runs } = deps;
   const nowIso = () => deps.now().toISOString();
 
+  /**
+   * Hands an applied change's event to `deps.events` once it has committed. A publish failure
+   * is logged and swallowed: the change has happened, and its event is stored for replay.
+   */
+  async function published<R extends { outcome: string; event?: DomainEvent }>(result: R): Promise<R> {
+    const { event } = result;
+    if (result.outcome !== 'APPLIED' || !event) return result;
+    await deps.events.publish([event]).catch((error: unknown) => {
+      logger.warn('domain event not published; subscribers catch up by seq', {
+        workflow_id: event.workflow_id,
+        seq: event.seq,
+        error,
+      });
+    });
+    return result;
+  }
+  const changeStep = async (change: StepChange) => published(await runs.changeStep(change));
+  const changeWorkflow = async (change: WorkflowChange) => published(await runs.changeWorkflow(change));
+
   async function plan(op: Extract<WorkflowOp, { op: 'plan' }>) {
     const now = nowIso();
-    const started = await runs.changeWorkflow({
+    const started = await changeWorkflow({
       workflow_id: op.workflow_id,
       from: ['PENDING'],
       to: 'RUNNING',
@@ -162,7 +195,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       return { dispatched: false, attempt: execute ? current.attempts : current.compensation_attempts };
     }
     const queueUrl = await queueFor(current);
-    const changed = await runs.changeStep({
+    const changed = await changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? 'dispatch' : 'compensate',
@@ -225,7 +258,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   async function record(op: Extract<WorkflowOp, { op: 'record' }>) {
     const now = nowIso();
     const execute = op.action === 'execute';
-    const result = await runs.changeStep({
+    const result = await changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? 'succeed' : 'compensated',
@@ -244,7 +277,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     const execute = op.action === 'execute';
     const error = { code: op.error.Error, message: op.error.Cause.slice(0, 4096) };
     const status = failureStatus(op.error.Error);
-    const result = await runs.changeStep({
+    const result = await changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? (status === 'TIMED_OUT' ? 'time_out' : 'fail') : 'compensation_failed',
@@ -262,7 +295,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     const failure = op.state.failure;
     const reason =
       input.reason ?? (failure ? `${failure.Error}: ${failure.Cause}`.slice(0, 1024) : 'rollback requested');
-    const changed = await runs.changeWorkflow({
+    const changed = await changeWorkflow({
       workflow_id: op.workflow_id,
       from: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'ROLLBACK_FAILED', 'ROLLED_BACK', 'CANCELLED'],
       to: 'ROLLING_BACK',
@@ -309,7 +342,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     else to = 'ROLLED_BACK';
     const from: WorkflowStatus[] =
       op.outcome === 'succeeded' ? ['RUNNING'] : ['ROLLING_BACK', 'RUNNING', 'PENDING'];
-    const changed = await runs.changeWorkflow({
+    const changed = await changeWorkflow({
       workflow_id: op.workflow_id,
       from,
       to,

@@ -3,9 +3,11 @@
  * ExecutionResult and RollbackResult inside it. Built from what the run repository loads.
  */
 import { formatDuration } from '#core/duration';
+import { computeProgress, type ProgressStep } from '#core/progress';
 import type { RollbackStep } from '#core/rollback';
 import type {
   ExecutionResult,
+  ProgressReport,
   RollbackResult,
   StepResult,
   WorkflowDetail,
@@ -127,3 +129,43 @@ export function workflowDetail(meta: RunMeta, steps: readonly RunStep[]): Workfl
 }
 
 const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
+
+function progressSteps(steps: readonly RunStep[], prefix = ''): ProgressStep[] {
+  return steps.map((s) => ({
+    step_id: `${prefix}${s.step_id}`,
+    issue_id: `${prefix}${s.issue_id}`,
+    agent_id: s.agent_id,
+    status: s.status,
+    depends_on: s.depends_on.map((d) => `${prefix}${d}`),
+    estimated_duration_ms: s.duration_ms,
+    started_at_ms: s.started_at ? Date.parse(s.started_at) : null,
+    completed_at_ms: s.completed_at ? Date.parse(s.completed_at) : null,
+  }));
+}
+
+function report(detail: ProgressReport): ProgressReport {
+  const { completion_percentage, active_agents, resolved_issues, blocking_issues, eta_completion } = detail;
+  return { completion_percentage, active_agents, resolved_issues, blocking_issues, eta_completion };
+}
+
+/**
+ * GET workflows/{id}/progress: the core's `computeProgress` over the workflow's steps, with the
+ * ETA from the plan's estimates scaled by how fast finished steps really were. An ended
+ * workflow has no ETA.
+ */
+export function workflowProgress(meta: RunMeta, steps: readonly RunStep[], now_ms: number): ProgressReport {
+  const progress = report(computeProgress(progressSteps(steps), now_ms));
+  return isTerminal(meta.status) ? { ...progress, eta_completion: null } : progress;
+}
+
+/**
+ * GET progress: every workflow still at work as one plan (issue ids are `<workflow_id>:<issue_id>`
+ * so equal ids of different batches stay apart); the ETA is the latest of the workflows'.
+ */
+export function systemProgress(
+  runs: readonly { readonly meta: RunMeta; readonly steps: readonly RunStep[] }[],
+  now_ms: number,
+): ProgressReport {
+  const steps = runs.flatMap(({ meta, steps: own }) => progressSteps(own, `${meta.workflow_id}:`));
+  return report(computeProgress(steps, now_ms));
+}

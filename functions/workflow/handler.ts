@@ -4,8 +4,9 @@
  * their `name`, which Step Functions reports as the error the ASL's Retry and Catch match.
  */
 import * as z from 'zod';
-import { documentClient, sfn, sqs } from '#shared/clients';
+import { documentClient, eventBridge, sfn, sqs } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
+import { eventBridgePublisher } from '#shared/domain-events';
 import { logger } from '#shared/powertools';
 import { AgentRepository } from '#shared/repository/agents';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
@@ -17,6 +18,8 @@ const config = loadConfig(
     /** JSON: agent_id or agent_type -> agent queue URL. */
     AGENT_QUEUE_URLS: z.string().transform((text) => z.record(z.string(), z.url()).parse(JSON.parse(text))),
     COMPENSATION_DLQ_URL: z.url(),
+    /** The bus the domain events go to (the progress stream listens there). */
+    EVENT_BUS_NAME: z.string().min(1),
   }),
 );
 
@@ -27,6 +30,7 @@ const run = createWorkflowEngine({
   sqs,
   agentQueues: config.AGENT_QUEUE_URLS,
   compensationDlqUrl: config.COMPENSATION_DLQ_URL,
+  events: eventBridgePublisher(eventBridge, config.EVENT_BUS_NAME),
   now: () => new Date(),
 });
 

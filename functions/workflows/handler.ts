@@ -18,7 +18,7 @@ import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
 import { createWorkflowControl } from '#shared/workflow-control';
-import { workflowDetail } from '#shared/workflow-views';
+import { systemProgress, workflowDetail, workflowProgress } from '#shared/workflow-views';
 
 const { TABLE_NAME, STATE_MACHINE_ARN } = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv }));
 const agents = new AgentRepository(documentClient, TABLE_NAME);
@@ -110,4 +110,31 @@ const cancelWorkflow = httpHandler<CancelRequest>(routeById('cancelWorkflow'), a
   body: await control.compensate(workflowId(request), { mode: 'cancel', reason: request.body.reason }),
 }));
 
-export const handler = httpRouter([startWorkflow, getWorkflow, rollbackWorkflow, cancelWorkflow]);
+const getWorkflowProgress = httpHandler(routeById('getWorkflowProgress'), async (request) => {
+  const { meta, steps } = await runs.load(workflowId(request));
+  return { body: workflowProgress(meta, steps, Date.now()) };
+});
+
+/** At most this many active workflows are read at once for GET progress. */
+const LOAD_CONCURRENCY = 8;
+
+const getProgress = httpHandler(routeById('getProgress'), async () => {
+  const active = await runs.listActive();
+  const loaded: Awaited<ReturnType<typeof runs.load>>[] = [];
+  for (let start = 0; start < active.length; start += LOAD_CONCURRENCY)
+    loaded.push(
+      ...(await Promise.all(
+        active.slice(start, start + LOAD_CONCURRENCY).map((m) => runs.load(m.workflow_id)),
+      )),
+    );
+  return { body: systemProgress(loaded, Date.now()) };
+});
+
+export const handler = httpRouter([
+  startWorkflow,
+  getWorkflow,
+  getWorkflowProgress,
+  getProgress,
+  rollbackWorkflow,
+  cancelWorkflow,
+]);

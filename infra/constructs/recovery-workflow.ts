@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -44,8 +45,9 @@ export interface RecoveryWorkflowProps {
 
 /**
  * The recovery workflow: the Standard state machine of `statemachines/recovery.asl.json`,
- * the `workflow` Lambda behind its Tasks, and the compensation dead-letter queue where a
- * step that cannot be undone waits for a person, with an alarm as soon as one arrives.
+ * the `workflow` Lambda behind its Tasks, the event bus its domain events go to, and the
+ * compensation dead-letter queue where a step that cannot be undone waits for a person, with
+ * an alarm as soon as one arrives.
  *
  * @example
  * const recovery = new RecoveryWorkflow(this, 'Recovery', { table, agentQueues });
@@ -55,6 +57,11 @@ export class RecoveryWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly function: OrchestratorFunction;
   readonly compensationDlq: sqs.Queue;
+  /**
+   * The domain events (C9): `source` `master-orchestrator`, `detail-type` the event type,
+   * `detail` the DomainEvent. Add rules here to react to workflows.
+   */
+  readonly eventBus: events.EventBus;
   /** `ApproximateNumberOfMessagesVisible > 0` on the compensation queue. */
   readonly compensationAlarm: cloudwatch.Alarm;
 
@@ -87,6 +94,10 @@ export class RecoveryWorkflow extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    this.eventBus = new events.EventBus(this, 'EventBus', {
+      description: 'Master Orchestrator domain events (workflow and step state changes)',
+    });
+
     this.function = new OrchestratorFunction(this, 'WorkflowFunction', {
       name: 'workflow',
       description: 'Master Orchestrator recovery workflow Tasks (plan, dispatch, record, rollback)',
@@ -96,6 +107,7 @@ export class RecoveryWorkflow extends Construct {
           Object.fromEntries(props.agentQueues.map(({ key, queue }) => [key, queue.queueUrl])),
         ),
         COMPENSATION_DLQ_URL: this.compensationDlq.queueUrl,
+        EVENT_BUS_NAME: this.eventBus.eventBusName,
       },
       timeout: Duration.seconds(30),
       logLevel: props.logLevel,
@@ -105,6 +117,7 @@ export class RecoveryWorkflow extends Construct {
     props.table.grantReadWriteData(this.function);
     for (const { queue } of props.agentQueues) queue.grantSendMessages(this.function);
     this.compensationDlq.grantSendMessages(this.function);
+    this.eventBus.grantPutEventsTo(this.function);
     // A step already done (a resumed workflow's checkpoint) is answered at once.
     this.function.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: ['*'] }),

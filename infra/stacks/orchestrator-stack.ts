@@ -5,6 +5,7 @@ import { REFERENCE_AGENT_CATALOG, type ReferenceAgentEntry } from '#agents/refer
 import { JwtSigningKey } from '../constructs/jwt-signing-key';
 import type { LogLevel } from '../constructs/orchestrator-function';
 import { OrchestratorTable } from '../constructs/orchestrator-table';
+import { ProgressSocket } from '../constructs/progress-socket';
 import { RecoveryWorkflow } from '../constructs/recovery-workflow';
 import { ReferenceAgents } from '../constructs/reference-agents';
 import { OrchestratorRestApi } from '../constructs/rest-api';
@@ -73,8 +74,10 @@ export class OrchestratorStack extends Stack {
   readonly restApi: OrchestratorRestApi;
   readonly referenceAgents: ReferenceAgents;
   readonly recovery: RecoveryWorkflow;
-  /** Whether the WebSocket API was asked for (no-op until the progress-stream issue). */
+  /** Whether the WebSocket API was asked for. */
   readonly websocketEnabled: boolean;
+  /** The progress stream (C9); undefined with `websocket: false`. */
+  readonly progressSocket?: ProgressSocket;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps = {}) {
     super(scope, id, {
@@ -116,6 +119,20 @@ export class OrchestratorStack extends Stack {
       compensationDlq: this.recovery.compensationDlq,
     });
 
+    if (this.websocketEnabled) {
+      this.progressSocket = new ProgressSocket(this, 'ProgressSocket', {
+        table: this.table,
+        eventBus: this.recovery.eventBus,
+        authorizerFunction: this.restApi.authorizerFunction.function,
+        logLevel: props.logLevel,
+        removalPolicy,
+      });
+      new CfnOutput(this, 'WebSocketUrl', {
+        value: this.progressSocket.url,
+        description: 'Progress stream (C9): connect with ?token=<jwt>, then send {"action":"subscribe",...}',
+      });
+    }
+
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,
       description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
@@ -123,6 +140,11 @@ export class OrchestratorStack extends Stack {
     new CfnOutput(this, 'RecoveryStateMachineArn', {
       value: this.recovery.stateMachineArn,
       description: 'The recovery workflow (Standard); one execution per workflow, named by workflow_id',
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.recovery.eventBus.eventBusName,
+      description:
+        'EventBridge bus of the domain events (source master-orchestrator, detail-type the C9 type)',
     });
     new CfnOutput(this, 'CompensationDlqUrl', {
       value: this.recovery.compensationDlq.queueUrl,

@@ -24,6 +24,8 @@ export interface StackOutputs {
   readonly AgentQueueUrls?: string;
   /** JSON: category -> dead-letter queue URL. */
   readonly AgentDlqUrls?: string;
+  /** The progress stream (C9); absent on a stack synthesized with `-c websocket=false`. */
+  readonly WebSocketUrl?: string;
 }
 
 /** How SDK clients and the AWS CLI reach the target's AWS services. */
@@ -68,6 +70,7 @@ export function readOutputsFile(file: string): StackOutputs {
     CompensationDlqUrl: stack.CompensationDlqUrl,
     AgentQueueUrls: stack.AgentQueueUrls,
     AgentDlqUrls: stack.AgentDlqUrls,
+    WebSocketUrl: stack.WebSocketUrl,
   };
 }
 
@@ -123,6 +126,7 @@ export async function resolveTarget(env: NodeJS.ProcessEnv = process.env): Promi
     CompensationDlqUrl: runtime.outputs.CompensationDlqUrl,
     AgentQueueUrls: runtime.outputs.AgentQueueUrls,
     AgentDlqUrls: runtime.outputs.AgentDlqUrls,
+    WebSocketUrl: runtime.outputs.WebSocketUrl,
   };
   return makeTarget(outputs, secrets, true, () => runtime.stop(), {
     endpoint: runtime.endpoint,

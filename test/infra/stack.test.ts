@@ -37,8 +37,15 @@ const FUNCTION_PATHS = {
   authorizer: 'RestApi/AuthorizerFunction',
   'rotate-signing-key': 'JwtSigningKey/RotationFunction',
   workflow: 'Recovery/WorkflowFunction',
+  'progress-socket': 'ProgressSocket/SocketFunction',
+  broadcast: 'ProgressSocket/BroadcastFunction',
 } as const;
 type FunctionName = keyof typeof FUNCTION_PATHS;
+const TIMEOUT_SECONDS: Partial<Record<FunctionName, number>> = {
+  'rotate-signing-key': 30,
+  workflow: 30,
+  broadcast: 30,
+};
 const FUNCTION_NAMES = Object.keys(FUNCTION_PATHS) as FunctionName[];
 
 /** The reference agents' functions (test/infra/agent-queues.test.ts covers them). */
@@ -172,6 +179,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-SQS3',
         `AwsSolutions-IAM5[Resource::<${logicalIdAt('Recovery/WorkflowFunction/Function/Resource')}.Arn>:*]`,
         `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalIdAt('Recovery/StateMachine/Resource')}.Name>:*]`,
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${logicalIdAt('ProgressSocket/Api/Resource')}>/v1/*/@connections/*]`,
       ]),
     );
     for (const rule of acknowledged) expect(rule.reason.length).toBeGreaterThan(40);
@@ -234,7 +242,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are the nine API functions, the authorizer, the rotation function, the workflow function and the reference agents', () => {
+  it('are the nine API functions, the authorizer, the rotation function, the workflow, socket and broadcast functions and the reference agents', () => {
     template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length + AGENT_CATALOG.length);
     for (const name of FUNCTION_NAMES) expect(functionOf(name).Type).toBe('AWS::Lambda::Function');
   });
@@ -245,7 +253,7 @@ describe('the functions', () => {
     expect(props.Architectures).toEqual(['arm64']);
     expect(props.TracingConfig).toEqual({ Mode: 'Active' });
     expect(props.MemorySize).toBe(512);
-    expect(props.Timeout).toBe(name === 'rotate-signing-key' || name === 'workflow' ? 30 : 10);
+    expect(props.Timeout).toBe(TIMEOUT_SECONDS[name] ?? 10);
     expect(envOf(name)).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'master-orchestrator',
       POWERTOOLS_METRICS_NAMESPACE: 'MasterOrchestrator',
@@ -322,7 +330,7 @@ describe('IAM', () => {
     }
   });
 
-  it('never uses a wildcard action or a wildcard inside a resource, but for the two acknowledged ones', () => {
+  it('never uses a wildcard action or a wildcard inside a resource, but for the three acknowledged ones', () => {
     const machineId = logicalIdAt('Recovery/StateMachine/Resource');
     const workflowFunctionId = logicalIdAt('Recovery/WorkflowFunction/Function/Resource');
     const partial: string[] = [];
@@ -355,6 +363,23 @@ describe('IAM', () => {
           ],
         }),
         JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [workflowFunctionId, 'Arn'] }, ':*']] }),
+        // PostToConnection and kin on the progress socket's stage (grantManagementApiAccess).
+        JSON.stringify({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':execute-api:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':',
+              { Ref: logicalIdAt('ProgressSocket/Api/Resource') },
+              '/v1/*/@connections/*',
+            ],
+          ],
+        }),
       ]),
     );
   });
@@ -392,7 +417,7 @@ describe('IAM', () => {
     const tableStatements = statements.filter((entry) =>
       asArray(entry.statement.Action).some((action) => action.startsWith('dynamodb:')),
     );
-    expect(tableStatements).toHaveLength(7);
+    expect(tableStatements).toHaveLength(9);
     for (const { statement } of tableStatements) {
       expect(statement.Resource).toEqual([
         { 'Fn::GetAtt': [tableId, 'Arn'] },
@@ -400,7 +425,7 @@ describe('IAM', () => {
       ]);
     }
     const keyStatements = statements.filter((entry) => getAttOf(entry.statement.Resource) === keyId);
-    expect(keyStatements).toHaveLength(7);
+    expect(keyStatements).toHaveLength(9);
     for (const { statement } of keyStatements) {
       expect(statement.Condition).toEqual({
         StringEquals: {

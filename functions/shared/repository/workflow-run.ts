@@ -75,6 +75,8 @@ export interface RunStep {
   readonly position: number;
   readonly idempotent: boolean;
   readonly parameters: Record<string, unknown> | undefined;
+  /** The plan's estimate of the step's duration. */
+  readonly duration_ms: number;
   readonly timeout_seconds: number;
   readonly heartbeat_seconds: number;
   readonly status: StepStatus;
@@ -196,6 +198,32 @@ export class WorkflowRunRepository {
   async issue(workflowId: string, issueId: string): Promise<Item | undefined> {
     const item = await this.#get(keys.workflowIssue(workflowId, issueId));
     return item?.issue as Item | undefined;
+  }
+
+  /**
+   * Workflows still at work (PENDING, RUNNING, ROLLING_BACK), newest first: at most `limit`,
+   * read from the newest `scanLimit` workflows of GSI1 `WORKFLOWS`.
+   */
+  async listActive(limit = 100, scanLimit = 2000): Promise<RunMeta[]> {
+    const items = await this.#queryAll(
+      {
+        TableName: this.#table,
+        IndexName: GSI1.indexName,
+        KeyConditionExpression: '#pk = :pk',
+        FilterExpression: '#status IN (:pending, :running, :rolling)',
+        ExpressionAttributeNames: { '#pk': GSI1.partitionKey, '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':pk': GSI1_PARTITIONS.workflows,
+          ':pending': 'PENDING',
+          ':running': 'RUNNING',
+          ':rolling': 'ROLLING_BACK',
+        },
+        ScanIndexForward: false,
+        Limit: Math.min(scanLimit, 1000),
+      },
+      limit,
+    );
+    return items.slice(0, limit).map(toMeta);
   }
 
   /** Events with seq > sinceSeq, oldest first. */
@@ -533,6 +561,7 @@ function toStep(item: Item): RunStep {
     position: Number(item.position ?? 0),
     idempotent: item.idempotent === true,
     parameters: item.parameters as Record<string, unknown> | undefined,
+    duration_ms: Number(item.duration_ms ?? 0),
     timeout_seconds: Number(item.timeout_seconds),
     heartbeat_seconds: Number(item.heartbeat_seconds),
     status: item.status as StepStatus,

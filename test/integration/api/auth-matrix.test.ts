@@ -117,6 +117,7 @@ async function minimalRequest(route: RouteSpec, sub: string): Promise<Omit<ApiRe
         headers: { 'Idempotency-Key': randomUUID() },
       };
     case 'getWorkflow':
+    case 'getWorkflowProgress':
       return { operationId, pathParameters: { id: fixtureWorkflowId } };
     case 'rollbackWorkflow': {
       // Every step done by an earlier run: the workflow succeeds at once and can be rolled back.
@@ -180,6 +181,8 @@ describe('the matrix', () => {
       'POST resources/optimize': 'operator admin',
       'POST workflows': 'operator admin',
       'GET workflows/{id}': 'viewer operator agent admin',
+      'GET workflows/{id}/progress': 'viewer operator agent admin',
+      'GET progress': 'viewer operator agent admin',
       'POST workflows/{id}/rollback': 'operator admin',
       'POST workflows/{id}/cancel': 'operator admin',
       'POST tasks/success': 'agent admin',

@@ -199,6 +199,10 @@ export async function startWorkflowRuntime(
     ),
     COMPENSATION_DLQ_URL: compensationDlq.url,
     COMPENSATION_DLQ_ARN: compensationDlq.arn,
+    // No EventBridge runs here: publishing the domain events fails and is only logged (best
+    // effort by design); the events themselves are in the table.
+    EVENT_BUS_NAME: 'it-domain-events',
+    AWS_ENDPOINT_URL_EVENTBRIDGE: edge.endpoint,
   };
 
   return {

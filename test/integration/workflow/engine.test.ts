@@ -54,12 +54,14 @@ function recording<T extends SFNClient | SQSClient>(client: T, sent: Sent[]): T 
 
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 let sent: Sent[];
+let published: DomainEvent[];
 let engine: ReturnType<typeof createWorkflowEngine>;
 const runs = new WorkflowRunRepository(documents, TABLE);
 const workflows = new WorkflowRepository(documents, TABLE);
 
 beforeEach(() => {
   sent = [];
+  published = [];
   engine = createWorkflowEngine({
     runs,
     agents: new AgentRepository(documents, TABLE),
@@ -67,6 +69,7 @@ beforeEach(() => {
     sqs: recording(new SQSClient({ region: 'us-east-1', credentials }), sent),
     agentQueues: QUEUES,
     compensationDlqUrl: COMPENSATION_DLQ,
+    events: { publish: async (events) => void published.push(...events) },
     now: () => NOW,
   });
 });
@@ -180,6 +183,7 @@ describe('workflow engine', () => {
       [6, 'workflow.completed'],
     ]);
     expect(events.at(-1)).toMatchObject({ status: 'SUCCEEDED', completion_percentage: 100 });
+    expect(published).toEqual(events);
     const { meta, steps } = await runs.load(id);
     expect(meta.executions).toEqual([`arn:exec:${id}`]);
     expect(steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([
@@ -222,6 +226,7 @@ describe('workflow engine', () => {
     ]);
     expect(events[2]).toMatchObject({ attempt: 2 });
     expect((await runs.step(id, 'a')).output).toEqual({ n: 1 });
+    expect(published.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(messages().map((m) => m.body.attempt)).toEqual([1, 2]);
   });
 
@@ -434,6 +439,7 @@ describe('workflow engine', () => {
       sqs: recording(new SQSClient({ region: 'us-east-1', credentials }), sent),
       agentQueues: {},
       compensationDlqUrl: COMPENSATION_DLQ,
+      events: { publish: async () => {} },
       now: () => NOW,
     });
 

@@ -44,6 +44,7 @@ function step(overrides: Partial<RunStep> = {}): RunStep {
     position: 0,
     idempotent: false,
     parameters: undefined,
+    duration_ms: 60_000,
     timeout_seconds: 60,
     heartbeat_seconds: 60,
     status: 'SUCCEEDED',
