@@ -5,7 +5,6 @@
  */
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
@@ -13,24 +12,17 @@ import { DomainEvent } from '#core/wire';
 import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
 import { logger, tracer } from '#shared/powertools';
-import { createBroadcaster, managementEndpoint, sendToConnection } from '#shared/progress-stream';
+import { createBroadcaster, managementClient, sendToConnection, WebSocketEnv } from '#shared/progress-stream';
 import { ConnectionRepository } from '#shared/repository/connections';
 
 const config = loadConfig(
   z.object({
     ...TableEnv,
-    /** `https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`: the stage's callback URL. */
-    WEBSOCKET_MANAGEMENT_ENDPOINT: z.url(),
-    /** The SDK's own endpoint override; set by the offline runtime and LocalStack. */
-    AWS_ENDPOINT_URL: z.url().optional(),
+    ...WebSocketEnv,
   }),
 );
 
-const management = tracer.captureAWSv3Client(
-  new ApiGatewayManagementApiClient({
-    endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
-  }),
-);
+const management = managementClient(config, (client) => tracer.captureAWSv3Client(client));
 
 const broadcast = createBroadcaster({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

@@ -6,32 +6,29 @@
  */
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import middy from '@middy/core';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
 import { logger, tracer } from '#shared/powertools';
-import { createSocketRoutes, managementEndpoint, sendToConnection } from '#shared/progress-stream';
+import {
+  createSocketRoutes,
+  managementClient,
+  sendToConnection,
+  WebSocketEnv,
+} from '#shared/progress-stream';
 import { ConnectionRepository } from '#shared/repository/connections';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 
 const config = loadConfig(
   z.object({
     ...TableEnv,
-    /** `https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`: the stage's callback URL. */
-    WEBSOCKET_MANAGEMENT_ENDPOINT: z.url(),
-    /** The SDK's own endpoint override; set by the offline runtime and LocalStack. */
-    AWS_ENDPOINT_URL: z.url().optional(),
+    ...WebSocketEnv,
   }),
 );
 
-const management = tracer.captureAWSv3Client(
-  new ApiGatewayManagementApiClient({
-    endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
-  }),
-);
+const management = managementClient(config, (client) => tracer.captureAWSv3Client(client));
 
 const route = createSocketRoutes({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

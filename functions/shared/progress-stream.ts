@@ -3,10 +3,11 @@
  * how a message becomes one frame under API Gateway's 32 KB frame size, and sending it.
  */
 import {
-  type ApiGatewayManagementApiClient,
+  ApiGatewayManagementApiClient,
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import * as z from 'zod';
 import { type DomainEvent, SocketClientMessage, type SocketReply, type SocketSubscribe } from '#core/wire';
 import { NotFoundError } from '#shared/errors';
 import { type ConnectionRepository, MAX_SUBSCRIPTIONS_PER_CONNECTION } from '#shared/repository/connections';
@@ -24,6 +25,30 @@ export const MAX_FRAME_BYTES = 32 * 1024;
  * managementEndpoint('https://abc.execute-api.eu-west-1.amazonaws.com/v1', 'http://127.0.0.1:4566');
  * // 'http://127.0.0.1:4566/_aws/execute-api/abc/v1'
  */
+/** The environment both socket functions read (validated at cold start with `loadConfig`). */
+export const WebSocketEnv = {
+  /** `https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`: the stage's callback URL. */
+  WEBSOCKET_MANAGEMENT_ENDPOINT: z.url(),
+  /** The SDK's own endpoint override; set by the offline runtime and LocalStack. */
+  AWS_ENDPOINT_URL: z.url().optional(),
+} as const;
+
+/**
+ * The @connections client for the stage, created once per execution environment.
+ * @example
+ * const management = managementClient(config, (c) => tracer.captureAWSv3Client(c));
+ */
+export function managementClient(
+  config: { readonly WEBSOCKET_MANAGEMENT_ENDPOINT: string; readonly AWS_ENDPOINT_URL?: string | undefined },
+  wrap: (client: ApiGatewayManagementApiClient) => ApiGatewayManagementApiClient = (client) => client,
+): ApiGatewayManagementApiClient {
+  return wrap(
+    new ApiGatewayManagementApiClient({
+      endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
+    }),
+  );
+}
+
 export function managementEndpoint(configured: string, awsEndpointUrl?: string): string {
   if (!awsEndpointUrl) return configured;
   const match = /^https:\/\/([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(\/.*)?$/.exec(

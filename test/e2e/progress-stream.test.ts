@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
-import { DomainEvent, type RecoveryWorkflowRequest, SocketReply, WorkflowAccepted } from '#core/wire';
+import { DomainEvent, SocketReply, WorkflowAccepted } from '#core/wire';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { keys } from '#shared/table-design';
+import { type PlanStep, planStep } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const RUN = `ps-e2e-${randomUUID().slice(0, 8)}`;
@@ -23,22 +24,7 @@ let documents: DynamoDBDocumentClient;
 let operator: string;
 const sockets: SocketClient[] = [];
 
-type PlanStep = RecoveryWorkflowRequest['recovery_plan']['steps'][number];
-
-function step(id: string, extra: Partial<PlanStep> & { simulate?: Record<string, unknown> } = {}): PlanStep {
-  const { simulate, ...rest } = extra;
-  return {
-    step_id: id,
-    issue_id: `${id}-issue`,
-    category: 'network',
-    action: 'remediate',
-    depends_on: [],
-    idempotent: false,
-    estimated_duration: 'PT1S',
-    ...rest,
-    ...(simulate ? { parameters: { simulate } } : {}),
-  } as PlanStep;
-}
+const step = planStep;
 
 /** `count` steps, each depending on the one before. */
 function chain(count: number, simulate: Record<string, unknown> = { outcome: 'succeed' }): PlanStep[] {

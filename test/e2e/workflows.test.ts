@@ -36,6 +36,7 @@ import {
   type WorkflowStatus,
 } from '#core/wire';
 import { registerReferenceAgents } from '#local/reference-agents';
+import { type PlanStep, planStep } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const run = promisify(execFile);
@@ -56,22 +57,7 @@ let sfn: SFNClient;
 let sqs: SQSClient;
 let operator: string;
 
-type PlanStep = RecoveryWorkflowRequest['recovery_plan']['steps'][number];
-
-function step(id: string, extra: Partial<PlanStep> & { simulate?: Record<string, unknown> } = {}): PlanStep {
-  const { simulate, ...rest } = extra;
-  return {
-    step_id: id,
-    issue_id: `${id}-issue`,
-    category: 'network',
-    action: 'remediate',
-    depends_on: [],
-    idempotent: false,
-    estimated_duration: 'PT1S',
-    ...rest,
-    ...(simulate ? { parameters: { simulate } } : {}),
-  } as PlanStep;
-}
+const step = planStep;
 
 async function submit(steps: PlanStep[], key = randomUUID()): Promise<WorkflowAccepted> {
   const response = await fetch(target.url('workflows'), {
