@@ -22,7 +22,7 @@ const config = loadConfig(
   }),
 );
 
-const management = managementClient(config, (client) => tracer.captureAWSv3Client(client));
+const management = managementClient(config, tracer);
 
 const broadcast = createBroadcaster({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

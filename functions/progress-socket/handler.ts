@@ -28,7 +28,7 @@ const config = loadConfig(
   }),
 );
 
-const management = managementClient(config, (client) => tracer.captureAWSv3Client(client));
+const management = managementClient(config, tracer);
 
 const route = createSocketRoutes({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

@@ -34,19 +34,19 @@ export const WebSocketEnv = {
 } as const;
 
 /**
- * The @connections client for the stage, created once per execution environment.
+ * The @connections client for the stage, created once per execution environment and handed to
+ * `tracer` (the Powertools Tracer in the handlers) to be traced.
  * @example
- * const management = managementClient(config, (c) => tracer.captureAWSv3Client(c));
+ * const management = managementClient(config, tracer);
  */
 export function managementClient(
   config: { readonly WEBSOCKET_MANAGEMENT_ENDPOINT: string; readonly AWS_ENDPOINT_URL?: string | undefined },
-  wrap: (client: ApiGatewayManagementApiClient) => ApiGatewayManagementApiClient = (client) => client,
+  tracer?: { captureAWSv3Client<T>(client: T): T },
 ): ApiGatewayManagementApiClient {
-  return wrap(
-    new ApiGatewayManagementApiClient({
-      endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
-    }),
-  );
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
+  });
+  return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 
 export function managementEndpoint(configured: string, awsEndpointUrl?: string): string {

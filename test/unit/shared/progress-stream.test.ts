@@ -1,6 +1,12 @@
 import { GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DomainEvent } from '#core/wire';
-import { eventFrame, MAX_FRAME_BYTES, managementEndpoint, sendToConnection } from '#shared/progress-stream';
+import {
+  eventFrame,
+  MAX_FRAME_BYTES,
+  managementClient,
+  managementEndpoint,
+  sendToConnection,
+} from '#shared/progress-stream';
 
 const EVENT: DomainEvent = {
   type: 'step.failed',
@@ -74,5 +80,41 @@ describe('sendToConnection', () => {
     await expect(sendToConnection(gone, 'c1', '{}')).resolves.toBe('gone');
     await expect(sendToConnection(fine, 'c1', '{}')).resolves.toBe('sent');
     await expect(sendToConnection(broken, 'c1', '{}')).rejects.toThrow('throttled');
+  });
+});
+
+describe('managementClient', () => {
+  it('points the @connections client at the no-DNS form when the SDK endpoint is overridden', async () => {
+    // Prepare
+    const wrapped: unknown[] = [];
+
+    // Act
+    const client = managementClient(
+      {
+        WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/v1',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:4566',
+      },
+      {
+        captureAWSv3Client: <T>(c: T): T => {
+          wrapped.push(c);
+          return c;
+        },
+      },
+    );
+    const endpoint = await client.config.endpoint?.();
+
+    // Assess
+    expect(wrapped).toEqual([client]);
+    expect(`${endpoint?.protocol}//${endpoint?.hostname}:${endpoint?.port}${endpoint?.path}`).toBe(
+      'http://127.0.0.1:4566/_aws/execute-api/abc123/v1',
+    );
+  });
+
+  it('keeps the stage URL on AWS', async () => {
+    const client = managementClient({
+      WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/v1',
+    });
+    const endpoint = await client.config.endpoint?.();
+    expect(endpoint?.hostname).toBe('abc123.execute-api.eu-west-1.amazonaws.com');
   });
 });
