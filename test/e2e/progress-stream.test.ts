@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
-import { DomainEvent, SocketReply, WorkflowAccepted } from '#core/wire';
+import { DomainEvent, SocketReply } from '#core/wire';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { keys } from '#shared/table-design';
-import { type PlanStep, planStep } from './plans';
+import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const RUN = `ps-e2e-${randomUUID().slice(0, 8)}`;
@@ -33,21 +33,7 @@ function chain(count: number, simulate: Record<string, unknown> = { outcome: 'su
   );
 }
 
-async function submit(steps: PlanStep[]): Promise<WorkflowAccepted> {
-  const key = randomUUID();
-  const response = await fetch(target.url('workflows'), {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${operator}`,
-      'content-type': 'application/json',
-      'idempotency-key': key,
-    },
-    body: JSON.stringify({ recovery_plan: { plan_id: `${RUN}-${key.slice(0, 8)}`, steps } }),
-  });
-  const body = await response.json();
-  expect({ status: response.status, body }).toMatchObject({ status: 202 });
-  return WorkflowAccepted.parse(body);
-}
+const submit = (steps: PlanStep[]) => submitPlan(target, operator, RUN, steps);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + SETTLE_MS;

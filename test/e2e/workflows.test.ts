@@ -31,12 +31,11 @@ import {
   ManualInterventionMessage,
   type RecoveryWorkflowRequest,
   RedriveResult,
-  WorkflowAccepted,
   WorkflowDetail,
   type WorkflowStatus,
 } from '#core/wire';
 import { registerReferenceAgents } from '#local/reference-agents';
-import { type PlanStep, planStep } from './plans';
+import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const run = promisify(execFile);
@@ -59,20 +58,7 @@ let operator: string;
 
 const step = planStep;
 
-async function submit(steps: PlanStep[], key = randomUUID()): Promise<WorkflowAccepted> {
-  const response = await fetch(target.url('workflows'), {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${operator}`,
-      'content-type': 'application/json',
-      'idempotency-key': key,
-    },
-    body: JSON.stringify({ recovery_plan: { plan_id: `${RUN}-${key.slice(0, 8)}`, steps } }),
-  });
-  const body = await response.json();
-  expect({ status: response.status, body }).toMatchObject({ status: 202 });
-  return WorkflowAccepted.parse(body);
-}
+const submit = (steps: PlanStep[], key?: string) => submitPlan(target, operator, RUN, steps, key);
 
 async function detail(workflowId: string): Promise<WorkflowDetail> {
   const response = await fetch(target.url(`workflows/${workflowId}`), {
