@@ -80,6 +80,21 @@ async function settle(workflowId: string): Promise<WorkflowDetail> {
   }
 }
 
+/**
+ * Polls DescribeExecution until the execution leaves RUNNING; bounded by SETTLE_MS. The workflow
+ * record turns terminal in the last Task, a moment before the execution itself ends.
+ */
+async function ended(executionArn: string) {
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (described.status !== 'RUNNING') return described;
+    if (Date.now() > until)
+      throw new Error(`execution ${executionArn} is still RUNNING after ${SETTLE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function history(executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
@@ -157,9 +172,7 @@ describe('recovery workflows', () => {
         status: 'SUCCEEDED',
         resolved_issues: expect.arrayContaining(['a-issue']),
       });
-      const described = await sfn.send(
-        new DescribeExecutionCommand({ executionArn: accepted.execution_arn }),
-      );
+      const described = await ended(accepted.execution_arn);
       expect(described.status).toBe('SUCCEEDED');
     },
     SETTLE_MS + 10_000,
@@ -209,9 +222,7 @@ describe('recovery workflows', () => {
         status: 'ROLLED_BACK',
         compensated_steps: expect.any(Array),
       });
-      const described = await sfn.send(
-        new DescribeExecutionCommand({ executionArn: accepted.execution_arn }),
-      );
+      const described = await ended(accepted.execution_arn);
       expect(described).toMatchObject({ status: 'FAILED', error: 'Workflow.RolledBack' });
     },
     SETTLE_MS + 10_000,
