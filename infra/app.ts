@@ -7,11 +7,18 @@
  * - `websocket=true|false` (default true): false drops the WebSocket API for
  *   LocalStack plans without API Gateway v2. A no-op until that API exists.
  * - `corsAllowOrigins=https://a.example,https://b.example` (default none).
+ * - `agentHeartbeatStaleSeconds=<n>` (default 90), `stalledAfterSeconds=<n>` (default 900):
+ *   the health sweep's thresholds.
+ * - `maxBacklogIssues=<n>` (default 5000), `backlogRetryAfterSeconds=<n>` (default 30):
+ *   backpressure of POST issues and POST workflows.
+ * - `circuitFailureThreshold=<n>` (default 5), `circuitCooldownSeconds=<n>` (default 30):
+ *   the per-agent circuit breaker.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { CircuitBreakerConfig } from '#core/circuit-breaker';
 import {
   OrchestratorStack,
   type OrchestratorStackProps,
@@ -73,6 +80,11 @@ export function buildApp(props: BuildAppProps = {}): BuiltApp {
     removalPolicy: removalPolicyFrom(app.node.tryGetContext('removalPolicy')),
     websocket: booleanFrom(app.node.tryGetContext('websocket'), 'websocket', true),
     corsAllowOrigins: listFrom(app.node.tryGetContext('corsAllowOrigins')),
+    agentHeartbeatStaleSeconds: numberFrom(app, 'agentHeartbeatStaleSeconds'),
+    stalledAfterSeconds: numberFrom(app, 'stalledAfterSeconds'),
+    maxBacklogIssues: numberFrom(app, 'maxBacklogIssues'),
+    backlogRetryAfterSeconds: numberFrom(app, 'backlogRetryAfterSeconds'),
+    circuitBreaker: circuitBreakerFrom(app),
     ...props.stackProps,
   });
 
@@ -102,6 +114,26 @@ function booleanFrom(value: unknown, key: string, fallback: boolean): boolean {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
   throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** A numeric context value (`-c key=<n>` gives a string); undefined when unset. */
+function numberFrom(app: App, key: string): number | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === '') return undefined;
+  const parsed = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(parsed))
+    throw new Error(`context ${key} must be a number, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+/** The circuit breaker fields the context sets; the stack merges them over the defaults. */
+function circuitBreakerFrom(app: App): Partial<CircuitBreakerConfig> {
+  const failureThreshold = numberFrom(app, 'circuitFailureThreshold');
+  const cooldownSeconds = numberFrom(app, 'circuitCooldownSeconds');
+  return {
+    ...(failureThreshold !== undefined && { failure_threshold: failureThreshold }),
+    ...(cooldownSeconds !== undefined && { cooldown_ms: cooldownSeconds * 1000 }),
+  };
 }
 
 function listFrom(value: unknown): string[] | undefined {

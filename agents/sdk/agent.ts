@@ -101,12 +101,20 @@ interface Failure {
   readonly cause: string;
 }
 
+/**
+ * The clients the SDK builds retry throttled and transient calls 5 times with the SDK's
+ * standard strategy (exponential backoff, full jitter): a throttled SendTaskSuccess is
+ * retried rather than lost to a heartbeat timeout.
+ */
+export const AGENT_SDK_RETRY = { maxAttempts: 5, retryMode: 'standard' } as const;
+
 /** Builds the message handler shared by the Lambda consumer and the poller. */
 export function createAgentCore(options: AgentOptions): AgentCore {
   const { agent_id, categories } = options;
   // Created once per agent, never per message.
-  const callbacks = options.callbacks ?? stepFunctionsCallbacks(options.sfn ?? new SFNClient({}));
-  const sqs = options.sqs ?? new SQSClient({});
+  const callbacks =
+    options.callbacks ?? stepFunctionsCallbacks(options.sfn ?? new SFNClient(AGENT_SDK_RETRY));
+  const sqs = options.sqs ?? new SQSClient(AGENT_SDK_RETRY);
   const dedupe = options.dedupe ?? new MemoryDedupeStore();
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   const logger = options.logger ?? powertoolsLogger(agent_id);

@@ -62,7 +62,7 @@ export class DynamoDbDedupeStore implements DedupeStore {
     // Created once per store, which an agent builds once, at module scope.
     this.client =
       options.client ??
-      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 5, retryMode: 'standard' }), {
         marshallOptions: { removeUndefinedValues: true },
       });
   }

@@ -20,6 +20,11 @@ export interface CircuitBreakerConfig {
   half_open_max_probes: number;
   /** Successful probes in HALF_OPEN that close the circuit. Integer >= 1. */
   success_threshold: number;
+  /**
+   * A probe that has not reported after this long is presumed lost (its workflow was
+   * cancelled, its answer never came), and its slot is given to the next probe. Milliseconds >= 0.
+   */
+  probe_timeout_ms: number;
 }
 
 /** Five straight failures open the circuit for 30 s; two good probes, one at a time, close it. */
@@ -28,6 +33,7 @@ export const DEFAULT_CIRCUIT_CONFIG: CircuitBreakerConfig = Object.freeze({
   cooldown_ms: 30_000,
   half_open_max_probes: 1,
   success_threshold: 2,
+  probe_timeout_ms: 10 * 60_000,
 });
 
 /** Persisted breaker state. Field names are the DynamoDB attribute names. */
@@ -42,6 +48,8 @@ export interface CircuitBreakerState {
   half_open_in_flight: number;
   /** When the circuit last opened; null only while it has never opened since it last closed. */
   opened_at_ms: number | null;
+  /** When the newest HALF_OPEN probe was admitted; absent on states stored before probes timed out. */
+  probe_started_at_ms?: number | null;
   /** Optimistic-lock counter: +1 on every change, unchanged on a no-op. */
   version: number;
 }
@@ -58,6 +66,7 @@ export function closedCircuit(): CircuitBreakerState {
     half_open_successes: 0,
     half_open_in_flight: 0,
     opened_at_ms: null,
+    probe_started_at_ms: null,
     version: 0,
   };
 }
@@ -104,16 +113,57 @@ export function canDispatch(
           state: 'HALF_OPEN',
           half_open_successes: 0,
           half_open_in_flight: 1,
+          probe_started_at_ms: now_ms,
           version: s.version + 1,
         },
       };
-    case 'HALF_OPEN':
-      if (s.half_open_in_flight >= config.half_open_max_probes) return { allowed: false, state: s };
+    case 'HALF_OPEN': {
+      // Slots held by probes that never reported are freed once the newest is overdue.
+      const since = s.probe_started_at_ms ?? s.opened_at_ms;
+      const lost = since === null || now_ms - since >= config.probe_timeout_ms;
+      const inFlight = lost ? 0 : s.half_open_in_flight;
+      if (inFlight >= config.half_open_max_probes) return { allowed: false, state: s };
       return {
         allowed: true,
-        state: { ...s, half_open_in_flight: s.half_open_in_flight + 1, version: s.version + 1 },
+        state: {
+          ...s,
+          half_open_in_flight: inFlight + 1,
+          probe_started_at_ms: now_ms,
+          version: s.version + 1,
+        },
       };
+    }
   }
+}
+
+/**
+ * Opens the circuit now, whatever its state: the health sweep found the agent silent, which
+ * is stronger evidence than any count of failures. An OPEN circuit keeps its cooldown.
+ * @example
+ * tripCircuit(closedCircuit(), 5_000) // { state: 'OPEN', opened_at_ms: 5000, version: 1, ... }
+ */
+export function tripCircuit(s: CircuitBreakerState, now_ms: number): CircuitBreakerState {
+  if (s.state === 'OPEN') return s;
+  return openedAt(s, s.consecutive_failures, now_ms);
+}
+
+/**
+ * An agent that was unhealthy has reported in again: its circuit goes HALF_OPEN at once, with
+ * no probe in flight, so it earns traffic back probe by probe instead of waiting out the
+ * cooldown or taking a full load. A CLOSED or already HALF_OPEN circuit is left as it is.
+ * @example
+ * probeAfterRecovery(tripCircuit(closedCircuit(), 0)).state // 'HALF_OPEN'
+ */
+export function probeAfterRecovery(s: CircuitBreakerState): CircuitBreakerState {
+  if (s.state !== 'OPEN') return s;
+  return {
+    ...s,
+    state: 'HALF_OPEN',
+    half_open_successes: 0,
+    half_open_in_flight: 0,
+    probe_started_at_ms: null,
+    version: s.version + 1,
+  };
 }
 
 /**
@@ -196,8 +246,11 @@ export function validateCircuitConfig(c: CircuitBreakerConfig): CircuitBreakerCo
       throw new RangeError(`${field} must be an integer >= 1, got ${value}`);
     }
   }
-  if (!Number.isFinite(c.cooldown_ms) || c.cooldown_ms < 0) {
-    throw new RangeError(`cooldown_ms must be a finite number >= 0, got ${c.cooldown_ms}`);
+  for (const field of ['cooldown_ms', 'probe_timeout_ms'] as const) {
+    const value = c[field];
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(`${field} must be a finite number >= 0, got ${value}`);
+    }
   }
   return c;
 }
@@ -215,6 +268,7 @@ function openedAt(s: CircuitBreakerState, failures: number, now_ms: number): Cir
     half_open_successes: 0,
     half_open_in_flight: 0,
     opened_at_ms: now_ms,
+    probe_started_at_ms: null,
     version: s.version + 1,
   };
 }

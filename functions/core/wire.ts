@@ -723,6 +723,24 @@ export const DomainEvent = z.object({
 });
 export type DomainEvent = z.infer<typeof DomainEvent>;
 
+/**
+ * An agent's health changed (EventBridge detail-type `agent.unhealthy`, source
+ * `master-orchestrator`): the sweep found its heartbeat stale, marked it UNHEALTHY and opened
+ * its circuit. Not a workflow event: it has no `seq`, and the progress stream does not carry it.
+ */
+export const AgentHealthEvent = z.object({
+  type: z.literal('agent.unhealthy'),
+  agent_id: Identifier,
+  status: AgentHealth,
+  circuit_state: CircuitState,
+  last_heartbeat_at: Timestamp.nullable(),
+  /** In-flight steps the sweep handed back: re-routed (idempotent) or failed into rollback. */
+  steps_released: z.number().int().min(0),
+  reason: z.string(),
+  at: Timestamp,
+});
+export type AgentHealthEvent = z.infer<typeof AgentHealthEvent>;
+
 // ---------------------------------------------------------------- progress socket (C9)
 
 /** A workflow id, or `*` for every workflow the caller may read. */
@@ -842,6 +860,7 @@ export const WIRE_SCHEMAS = {
   RedriveResult,
   ManualInterventionMessage,
   DomainEvent,
+  AgentHealthEvent,
   SocketClientMessage,
   SocketReply,
 } as const;

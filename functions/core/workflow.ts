@@ -214,9 +214,15 @@ export function failureStatus(error: string): 'FAILED' | 'TIMED_OUT' {
  *   TaskStarted, (TaskSubmitted,) and TaskSucceeded/Failed/TimedOut = 4 at most
  */
 export const HISTORY_LIMIT = 25_000;
+/**
+ * The most attempts one execute Dispatch can make, by its Retry (statemachines/recovery.asl.json):
+ * the first, 3 more on Agent.Transient or a timeout, 2 after a re-route (Agent.Rerouted) and 3
+ * while the agent's circuit is open (Agent.CircuitOpen). The ASL test holds the two in step.
+ */
+export const EXECUTE_ATTEMPTS = 1 + 3 + 2 + 3;
 export const HISTORY_EVENTS = {
-  /** Iteration, Dispatch (4 attempts) and Record (1 attempt). */
-  perStepExecute: 2 + (2 + 4 * 4) + (2 + 4),
+  /** Iteration, Dispatch (every attempt) and Record (1 attempt). */
+  perStepExecute: 2 + (2 + EXECUTE_ATTEMPTS * 4) + (2 + 4),
   /** Iteration, compensation Dispatch (3 attempts) and its Record. */
   perStepRollback: 2 + (2 + 3 * 4) + (2 + 4),
   /** Execution start/end, Plan, Maps, rollback planning, the final Lambda and Fail/Succeed, with room to spare. */
@@ -224,11 +230,11 @@ export const HISTORY_EVENTS = {
 } as const;
 
 /**
- * The most steps one workflow may hold: 500. The worst case (every step retried to the
- * limit, then compensated with every retry) writes 26 + 22 = 48 events a step, so 500 steps
- * write 24,200 events with the fixed overhead; the happy path writes about 13 a step.
+ * The most steps one workflow may hold: 350. The worst case (every step using every retry,
+ * then compensated with every retry) writes 46 + 22 = 68 events a step, so 350 steps write
+ * 24,000 events with the fixed overhead; the happy path writes about 15 a step.
  * Larger plans are refused with 422 PLAN_TOO_LARGE; split them into several workflows.
  * Not counted: retries of the Lambda service itself (Lambda.ServiceException and kin),
- * which the 800 spare events absorb unless hundreds of them strike one execution.
+ * which the 1,000 spare events absorb unless hundreds of them strike one execution.
  */
-export const MAX_WORKFLOW_STEPS = 500;
+export const MAX_WORKFLOW_STEPS = 350;

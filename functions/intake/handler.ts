@@ -9,8 +9,9 @@ import * as z from 'zod';
 import { triageIssues } from '#core/triage';
 import type { IntakeAccepted, IssueTriageRequest } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
+import { createBacklogGate } from '#shared/backpressure';
 import { documentClient, dynamodb, sfn } from '#shared/clients';
-import { loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
+import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError } from '#shared/errors';
 import { executionArn } from '#shared/executions';
 import { httpHandler, requirePrincipal, routeById } from '#shared/http';
@@ -22,10 +23,22 @@ import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows'
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
 import { createWorkflowControl } from '#shared/workflow-control';
 
-const { TABLE_NAME, STATE_MACHINE_ARN } = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv }));
+const {
+  TABLE_NAME,
+  STATE_MACHINE_ARN,
+  MAX_BACKLOG_ISSUES,
+  BACKLOG_RETRY_AFTER_SECONDS,
+  BACKLOG_COUNT_CACHE_SECONDS,
+} = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
 const agents = new AgentRepository(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
 const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
+const backlog = createBacklogGate({
+  maxBacklog: MAX_BACKLOG_ISSUES,
+  retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS,
+  cacheMs: BACKLOG_COUNT_CACHE_SECONDS * 1000,
+  countBacklog: (atLeast) => workflows.countBacklog(atLeast),
+});
 const control = createWorkflowControl({
   runs,
   db: documentClient,
@@ -74,6 +87,8 @@ export const handler = httpHandler<IssueTriageRequest>(
       caller: sub,
       created_at: new Date().toISOString(),
     };
+    // Last check before the first write; a replay never gets here (see backpressure.ts).
+    await backlog.admit(() => workflows.workflowExists(workflow_id));
     if ((await workflows.createWorkflow(input)) === 'EXISTS') {
       const run = await control.ensureRun(await runs.meta(workflow_id));
       const stored = await workflows.getIntakeAccepted(workflow_id);

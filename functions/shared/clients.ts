@@ -5,6 +5,9 @@
  * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...), which is how
  * the offline runtime and LocalStack redirect the same code. `@__PURE__` lets esbuild
  * drop a client a function never uses.
+ *
+ * Retries: DynamoDB, SFN, SQS and EventBridge use SDK_RETRY_OPTIONS, stated here rather than
+ * left to the SDK's defaults (3 attempts) or to AWS_MAX_ATTEMPTS / AWS_RETRY_MODE.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -14,8 +17,25 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from '#shared/powertools';
 
+/**
+ * The SDK v3 `standard` retry strategy with 5 attempts (1 try + 4 retries). As implemented in
+ * @smithy/core 3.41 (dist-es/submodules/retry/util-retry: StandardRetryStrategy.js,
+ * DefaultRetryBackoffStrategy.js, retries-2026-config.js, constants.js):
+ * - throttling (ThrottlingException, ProvisionedThroughputExceededException, RequestLimitExceeded,
+ *   TooManyRequestsException, HTTP 429, ...) and transient errors (5xx, timeouts) are retried;
+ * - the delay before retry i (0-based) is full jitter, `random() * min(base * 2^i, 20_000)` ms
+ *   (MAXIMUM_RETRY_DELAY), with `base` 1,000 ms after a throttling error
+ *   (Retry.throttlingDelay) and 50 ms otherwise (Retry.delay);
+ * - a client-wide token bucket of 500 (INITIAL_RETRY_TOKENS) pays 5 per throttling retry and 14
+ *   per other retry, and refills on success, so a sustained outage stops retrying instead of
+ *   multiplying the load.
+ * Five attempts ride out a short throttling burst (up to 1 + 2 + 4 + 8 = 15 s of backoff, 7.5 s
+ * expected) inside an API request's 29 s; anything longer surfaces as 429 THROTTLED.
+ */
+export const SDK_RETRY_OPTIONS = { maxAttempts: 5, retryMode: 'standard' } as const;
+
 export const dynamodb: DynamoDBClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new DynamoDBClient({}),
+  /* @__PURE__ */ new DynamoDBClient({ ...SDK_RETRY_OPTIONS }),
 );
 
 /** Plain JavaScript values in and out; `undefined` attributes are dropped, not rejected. */
@@ -27,10 +47,14 @@ export const secretsManager: SecretsManagerClient = /* @__PURE__ */ tracer.captu
   /* @__PURE__ */ new SecretsManagerClient({}),
 );
 
-export const sfn: SFNClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SFNClient({}));
+export const sfn: SFNClient = /* @__PURE__ */ tracer.captureAWSv3Client(
+  /* @__PURE__ */ new SFNClient({ ...SDK_RETRY_OPTIONS }),
+);
 
-export const sqs: SQSClient = /* @__PURE__ */ tracer.captureAWSv3Client(/* @__PURE__ */ new SQSClient({}));
+export const sqs: SQSClient = /* @__PURE__ */ tracer.captureAWSv3Client(
+  /* @__PURE__ */ new SQSClient({ ...SDK_RETRY_OPTIONS }),
+);
 
 export const eventBridge: EventBridgeClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new EventBridgeClient({}),
+  /* @__PURE__ */ new EventBridgeClient({ ...SDK_RETRY_OPTIONS }),
 );

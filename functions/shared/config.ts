@@ -24,6 +24,53 @@ export const JwtEnv = {
 /** The recovery state machine the API starts executions of (intake, workflows). */
 export const StateMachineEnv = { STATE_MACHINE_ARN: required } as const;
 
+/** A whole number from the environment, at least `min`, or `fallback` when unset. */
+const wholeNumber = (min: number, fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min))
+    .optional()
+    .transform((value) => value ?? fallback);
+
+/** Default of MAX_BACKLOG_ISSUES. */
+export const DEFAULT_MAX_BACKLOG_ISSUES = 5000;
+/** Default of BACKLOG_RETRY_AFTER_SECONDS. */
+export const DEFAULT_BACKLOG_RETRY_AFTER_SECONDS = 30;
+/** Default of BACKLOG_COUNT_CACHE_SECONDS. */
+export const DEFAULT_BACKLOG_COUNT_CACHE_SECONDS = 5;
+
+/**
+ * Backpressure on POST issues and POST workflows (see backpressure.ts): new work is refused
+ * with 429 BACKLOG_FULL while the backlog holds MAX_BACKLOG_ISSUES issues or more, with
+ * `Retry-After: BACKLOG_RETRY_AFTER_SECONDS`. A warm function reuses its last count for
+ * BACKLOG_COUNT_CACHE_SECONDS (0: count on every request).
+ */
+export const BacklogEnv = {
+  MAX_BACKLOG_ISSUES: wholeNumber(1, DEFAULT_MAX_BACKLOG_ISSUES),
+  BACKLOG_RETRY_AFTER_SECONDS: wholeNumber(1, DEFAULT_BACKLOG_RETRY_AFTER_SECONDS),
+  BACKLOG_COUNT_CACHE_SECONDS: wholeNumber(0, DEFAULT_BACKLOG_COUNT_CACHE_SECONDS),
+} as const;
+
+/** The health sweep's timings: defaults and the lowest values it accepts (the stack checks the same at synth). */
+export const SWEEP_DEFAULTS = { agentHeartbeatStaleSeconds: 90, stalledAfterSeconds: 900 } as const;
+export const SWEEP_MINIMUMS = { agentHeartbeatStaleSeconds: 10, stalledAfterSeconds: 60 } as const;
+
+/**
+ * The health sweep (functions/sweep): an agent whose last heartbeat is
+ * AGENT_HEARTBEAT_STALE_SECONDS old is marked UNHEALTHY; a workflow at work with no change for
+ * STALLED_AFTER_SECONDS is reported stalled.
+ */
+export const SweepTimingEnv = {
+  AGENT_HEARTBEAT_STALE_SECONDS: wholeNumber(
+    SWEEP_MINIMUMS.agentHeartbeatStaleSeconds,
+    SWEEP_DEFAULTS.agentHeartbeatStaleSeconds,
+  ),
+  STALLED_AFTER_SECONDS: wholeNumber(SWEEP_MINIMUMS.stalledAfterSeconds, SWEEP_DEFAULTS.stalledAfterSeconds),
+} as const;
+
 const QueueRef = z.object({ url: z.url(), arn: required }).strict();
 
 /**

@@ -79,6 +79,23 @@ export class PlanTooLargeError extends ApiError {
   }
 }
 
+/**
+ * 429 BACKLOG_FULL: the backlog holds `bound` issues or more, so new work waits. The answer
+ * carries `Retry-After` (seconds); see backpressure.ts.
+ */
+export class BacklogFullError extends ApiError {
+  override readonly name = 'BacklogFullError';
+  constructor(bound: number, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(
+      429,
+      'BACKLOG_FULL',
+      `the backlog has reached its bound of ${bound} unresolved issues (MAX_BACKLOG_ISSUES); retry after ${retryAfterSeconds} s`,
+      [{ max_backlog_issues: bound, retry_after_seconds: retryAfterSeconds }],
+      { ...options, headers: { 'retry-after': String(retryAfterSeconds) } },
+    );
+  }
+}
+
 /** Core error codes and the status each maps to; anything unlisted is a 500. */
 export const CORE_ERROR_STATUS: Readonly<Record<string, number>> = {
   DEPENDENCY_CYCLE: 422,

@@ -41,6 +41,34 @@ const ERROR_RESPONSES = {
 
 type ErrorStatus = keyof typeof ERROR_RESPONSES;
 
+/** The 429 of a `backpressure` route: the backlog is full (backpressure.ts). */
+const BACKLOG_FULL_RESPONSE = {
+  description:
+    'BACKLOG_FULL: the backlog has reached its bound (MAX_BACKLOG_ISSUES unresolved issues), so no new work is accepted; ' +
+    'nothing was stored. Retry after the `Retry-After` seconds. An idempotent replay of an accepted request still gets its 202. ' +
+    'Other codes (THROTTLED, when a service throttles) may also answer 429.',
+  headers: {
+    'Retry-After': {
+      description: 'Seconds to wait before retrying (BACKLOG_RETRY_AFTER_SECONDS).',
+      required: true,
+      schema: { type: 'integer', minimum: 1 },
+    },
+  },
+  content: {
+    'application/json': {
+      schema: { $ref: '#/components/schemas/ErrorBody' },
+      example: {
+        error: {
+          code: 'BACKLOG_FULL',
+          message:
+            'the backlog has reached its bound of 5000 unresolved issues (MAX_BACKLOG_ISSUES); retry after 30 s',
+          details: [{ max_backlog_issues: 5000, retry_after_seconds: 30 }],
+        },
+      },
+    },
+  },
+} as const;
+
 /**
  * Builds the document for `routes`.
  * @example
@@ -69,12 +97,15 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[] = ROUTES): Jso
     paths,
     components: {
       schemas: componentSchemas(names),
-      responses: Object.fromEntries(
-        Object.values(ERROR_RESPONSES).map(([name, description]) => [
-          name,
-          { description, content: { 'application/json': { schema: ref('ErrorBody') } } },
-        ]),
-      ),
+      responses: {
+        ...Object.fromEntries(
+          Object.values(ERROR_RESPONSES).map(([name, description]) => [
+            name,
+            { description, content: { 'application/json': { schema: ref('ErrorBody') } } },
+          ]),
+        ),
+        BacklogFull: BACKLOG_FULL_RESPONSE,
+      },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
       },
@@ -147,7 +178,12 @@ function operation(route: RouteSpec, names: SchemaNames): JsonObject {
             }),
       },
       ...Object.fromEntries(
-        errors.map((status) => [status, { $ref: `#/components/responses/${ERROR_RESPONSES[status][0]}` }]),
+        errors.map((status) => [
+          status,
+          {
+            $ref: `#/components/responses/${status === 429 && route.backpressure ? 'BacklogFull' : ERROR_RESPONSES[status][0]}`,
+          },
+        ]),
       ),
     },
   };

@@ -75,6 +75,11 @@ export interface RouteSpec {
   readonly success: { readonly status: 200 | 201 | 202 | 204; readonly body?: z.ZodType };
   /** Requires the `Idempotency-Key` header. */
   readonly idempotent?: boolean;
+  /**
+   * Adds to the backlog, so it is refused with 429 BACKLOG_FULL and `Retry-After` while the
+   * backlog is full (see backpressure.ts); the OpenAPI document says so.
+   */
+  readonly backpressure?: boolean;
 }
 
 const READERS: readonly Role[] = ['viewer', 'operator', 'agent', 'admin'];
@@ -105,6 +110,7 @@ export const ROUTES: readonly RouteSpec[] = [
     request: IssueTriageRequest,
     success: { status: 202, body: IntakeAccepted },
     idempotent: true,
+    backpressure: true,
   },
   {
     method: 'POST',
@@ -185,6 +191,7 @@ export const ROUTES: readonly RouteSpec[] = [
     request: RecoveryWorkflowRequest,
     success: { status: 202, body: WorkflowAccepted },
     idempotent: true,
+    backpressure: true,
   },
   {
     method: 'GET',

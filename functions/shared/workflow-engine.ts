@@ -17,10 +17,19 @@
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
+import {
+  type CircuitBreakerConfig,
+  DEFAULT_CIRCUIT_CONFIG,
+  effectiveCircuitState,
+  recordFailure,
+  recordSuccess,
+} from '#core/circuit-breaker';
+import { type DispatchDecision, decideDispatch, orderWave, SERVING } from '#core/health';
 import { planRollback } from '#core/rollback';
 import {
   type AgentAction,
   type AgentTaskMessage,
+  type Category,
   type DomainEvent,
   Identifier,
   type Issue,
@@ -82,6 +91,11 @@ export const WorkflowOp = z.discriminatedUnion('op', [
     execution_input: ExecutionInput,
   }),
   z.object({
+    op: z.literal('order'),
+    workflow_id: Identifier,
+    steps: z.array(z.object({ step_id: Identifier }).loose()).max(10_000),
+  }),
+  z.object({
     op: z.literal('finish'),
     outcome: z.enum(['succeeded', 'rolled_back', 'rollback_failed']),
     workflow_id: Identifier,
@@ -92,6 +106,7 @@ export type WorkflowOp = z.infer<typeof WorkflowOp>;
 
 export type WorkflowOpResult =
   | { readonly segments: readonly Segment[] }
+  | { readonly steps: readonly unknown[] }
   | { readonly dispatched: boolean; readonly attempt: number }
   | { readonly status: string }
   | {
@@ -107,12 +122,21 @@ export type WorkflowOpResult =
 /** A workflow error the state machine must not retry; its `name` is the ASL error name. */
 export class WorkflowStateError extends Error {
   constructor(
-    override readonly name: 'Workflow.NotRunnable' | 'Dispatch.NoQueue' | 'Dispatch.Refused',
+    override readonly name:
+      | 'Workflow.NotRunnable'
+      | 'Workflow.Busy'
+      | 'Dispatch.NoQueue'
+      | 'Dispatch.Refused'
+      | 'Agent.Unavailable'
+      | 'Agent.CircuitOpen',
     message: string,
   ) {
     super(message);
   }
 }
+
+/** Errors of a final attempt that say the agent did not answer: they count against its circuit. */
+const SILENT_AGENT_ERRORS: ReadonlySet<string> = new Set(['States.Timeout', 'States.HeartbeatTimeout']);
 
 // ---------------------------------------------------------------- the engine
 
@@ -123,7 +147,12 @@ export interface EventPublisher {
 
 export interface WorkflowEngineDeps {
   readonly runs: WorkflowRunRepository;
-  readonly agents: Pick<AgentRepository, 'get'>;
+  readonly agents: Pick<
+    AgentRepository,
+    'get' | 'dispatchView' | 'dispatchViews' | 'saveCircuit' | 'updateCircuit'
+  >;
+  /** The agents' circuit breakers. @default DEFAULT_CIRCUIT_CONFIG */
+  readonly circuit?: CircuitBreakerConfig;
   readonly sfn: Pick<SFNClient, 'send'>;
   readonly sqs: Pick<SQSClient, 'send'>;
   /** agent_id or agent_type -> agent queue URL (the agent catalog). */
@@ -141,6 +170,66 @@ export interface WorkflowEngineDeps {
 export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   const { runs } = deps;
   const nowIso = () => deps.now().toISOString();
+  const circuitConfig = deps.circuit ?? DEFAULT_CIRCUIT_CONFIG;
+
+  /**
+   * Feeds one outcome to an agent's circuit. Bookkeeping, not the step's result: a failure
+   * here is logged, never thrown, so it cannot fail or repeat the Task that reported it.
+   */
+  async function feedCircuit(agentId: string, outcome: 'success' | 'failure'): Promise<void> {
+    const now_ms = deps.now().getTime();
+    await deps.agents
+      .updateCircuit(agentId, (circuit) =>
+        outcome === 'success'
+          ? recordSuccess(circuit, now_ms, circuitConfig)
+          : recordFailure(circuit, now_ms, circuitConfig),
+      )
+      .catch((error: unknown) => logger.warn('circuit not updated', { agent_id: agentId, outcome, error }));
+  }
+
+  /**
+   * Where this dispatch goes, by the re-routing rule (core/health.ts), with the circuit's
+   * probe slot taken when it needs one. Other agents are read only when the step's own agent
+   * cannot take it and the step may move.
+   * @throws WorkflowStateError `Agent.Unavailable` / `Agent.CircuitOpen` when it cannot go
+   * anywhere, `Workflow.Busy` when concurrent dispatches kept winning the circuit.
+   */
+  async function chooseAgent(
+    step: RunStep,
+    now_ms: number,
+  ): Promise<Extract<DispatchDecision, { kind: 'send' }>> {
+    // The attempt before this one ran out its TimeoutSeconds: that agent did not answer.
+    const previous = step.dispatched_at ? Date.parse(step.dispatched_at) : Number.NaN;
+    if (
+      (step.status === 'DISPATCHED' || step.status === 'RUNNING') &&
+      now_ms - previous >= step.timeout_seconds * 1000
+    )
+      await feedCircuit(step.agent_id, 'failure');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const assigned = await deps.agents.dispatchView(step.agent_id);
+      const judged = { ...step, category: step.category as Category | null };
+      let decision = decideDispatch(judged, assigned, [], now_ms, circuitConfig);
+      if (decision.kind === 'refuse' && step.idempotent) {
+        // Only agents the catalog has a queue for can be sent anything.
+        const reachable = (await deps.agents.dispatchViews()).filter(
+          (a) => deps.agentQueues[a.agent_id] ?? (a.agent_type ? deps.agentQueues[a.agent_type] : undefined),
+        );
+        decision = decideDispatch(judged, assigned, reachable, now_ms, circuitConfig);
+      }
+      if (decision.kind === 'refuse') throw new WorkflowStateError(decision.error, decision.reason);
+      const read =
+        decision.agent_id === assigned?.agent_id
+          ? assigned.circuit
+          : (await deps.agents.dispatchView(decision.agent_id))?.circuit;
+      const next = decision.circuit;
+      if (!read || !next || next.version === read.version) return decision;
+      if (await deps.agents.saveCircuit(decision.agent_id, read, next)) return decision;
+    }
+    throw new WorkflowStateError(
+      'Workflow.Busy',
+      `the circuit of agent ${step.agent_id} kept changing; try again`,
+    );
+  }
 
   /**
    * Hands an applied change's event to `deps.events` once it has committed. A publish failure
@@ -194,7 +283,13 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       );
       return { dispatched: false, attempt: execute ? current.attempts : current.compensation_attempts };
     }
-    const queueUrl = await queueFor(current);
+    const target = execute
+      ? await chooseAgent(current, now.getTime())
+      : { agent_id: current.agent_id, rerouted_from: null };
+    const queueUrl = await queueFor({ ...current, agent_id: target.agent_id });
+    const rerouted = target.rerouted_from !== null;
+    if (rerouted)
+      logger.info('step re-routed', { from: target.rerouted_from, to: target.agent_id, step_id: op.step_id });
     const changed = await changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
@@ -206,6 +301,10 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
               attempts: step.attempts + 1,
               dispatched_at: now.toISOString(),
               started_at: step.started_at ?? now.toISOString(),
+              task_token: op.task_token,
+              ...(rerouted
+                ? { agent_id: target.agent_id, rerouted_from: [...step.rerouted_from, step.agent_id] }
+                : {}),
             }
           : {
               compensation_attempts: step.compensation_attempts + 1,
@@ -214,7 +313,11 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       event: (step) => {
         const attempt = execute ? step.attempts + 1 : step.compensation_attempts + 1;
         if (!execute) return { type: 'step.compensating', attempt };
-        return { type: attempt > 1 ? 'step.retrying' : 'step.dispatched', attempt };
+        return {
+          type: attempt > 1 ? 'step.retrying' : 'step.dispatched',
+          attempt,
+          agent_id: target.agent_id,
+        };
       },
       token: { task_token: op.task_token, action: op.action },
       whileWorkflow: execute ? ['RUNNING'] : ['ROLLING_BACK'],
@@ -269,6 +372,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
           : { compensated_at: now, compensation_output: storableOutput(op.output) },
       event: () => ({ type: execute ? 'step.succeeded' : 'step.compensated' }),
     });
+    if (execute && result.outcome === 'APPLIED') await feedCircuit(result.step.agent_id, 'success');
     return { status: result.step.status };
   }
 
@@ -286,6 +390,8 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       event: () => ({ type: 'step.failed', error: op.error.Error }),
     });
     if (!execute) await reportCompensationFailure(op, result.step, now);
+    else if (result.outcome === 'APPLIED' && SILENT_AGENT_ERRORS.has(op.error.Error))
+      await feedCircuit(result.step.agent_id, 'failure');
     return { status: result.step.status };
   }
 
@@ -328,6 +434,30 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         };
       }),
     };
+  }
+
+  /**
+   * Dynamic re-prioritization: the wave's steps in the order they should start, scored now
+   * (core/health.ts `orderWave`): open fan-out, SLA urgency and agent health as they are when
+   * the wave begins, not as they were when the plan was made.
+   */
+  async function order(op: Extract<WorkflowOp, { op: 'order' }>) {
+    const now_ms = deps.now().getTime();
+    const [{ steps }, agents] = await Promise.all([runs.load(op.workflow_id), deps.agents.dispatchViews()]);
+    const wave = op.steps.map((s) => s.step_id);
+    const issues = (await runs.issues(op.workflow_id)) as Map<string, Issue>;
+    const failing = agents.filter(
+      (a) =>
+        !SERVING.has(a.status) ||
+        (a.circuit !== undefined && effectiveCircuitState(a.circuit, now_ms, circuitConfig) === 'OPEN'),
+    );
+    const { order: ordered } = orderWave(wave, steps, {
+      now_ms,
+      issues,
+      failing_agents: new Set(failing.map((a) => a.agent_id)),
+    });
+    const byId = new Map(op.steps.map((s) => [s.step_id, s]));
+    return { steps: ordered.map((id) => byId.get(id)) };
   }
 
   async function finish(op: Extract<WorkflowOp, { op: 'finish' }>) {
@@ -430,6 +560,8 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         return fail(op);
       case 'plan_rollback':
         return planRollbackOp(op);
+      case 'order':
+        return order(op);
       case 'finish':
         return finish(op);
     }

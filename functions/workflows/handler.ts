@@ -8,8 +8,9 @@ import * as z from 'zod';
 import { optimizeResources } from '#core/triage';
 import type { CancelRequest, RecoveryWorkflowRequest, RollbackRequest, WorkflowAccepted } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
+import { createBacklogGate } from '#shared/backpressure';
 import { documentClient, dynamodb, sfn } from '#shared/clients';
-import { loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
+import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError, ValidationError } from '#shared/errors';
 import { type HttpRequest, httpHandler, httpRouter, requirePrincipal, routeById } from '#shared/http';
 import { idempotentRequests } from '#shared/idempotency';
@@ -20,10 +21,22 @@ import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
 import { createWorkflowControl } from '#shared/workflow-control';
 import { systemProgress, workflowDetail, workflowProgress } from '#shared/workflow-views';
 
-const { TABLE_NAME, STATE_MACHINE_ARN } = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv }));
+const {
+  TABLE_NAME,
+  STATE_MACHINE_ARN,
+  MAX_BACKLOG_ISSUES,
+  BACKLOG_RETRY_AFTER_SECONDS,
+  BACKLOG_COUNT_CACHE_SECONDS,
+} = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
 const agents = new AgentRepository(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
 const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
+const backlog = createBacklogGate({
+  maxBacklog: MAX_BACKLOG_ISSUES,
+  retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS,
+  cacheMs: BACKLOG_COUNT_CACHE_SECONDS * 1000,
+  countBacklog: (atLeast) => workflows.countBacklog(atLeast),
+});
 const control = createWorkflowControl({
   runs,
   db: documentClient,
@@ -72,6 +85,8 @@ const startWorkflow = httpHandler<RecoveryWorkflowRequest>(
       throw new PlanTooLargeError(recovery_plan.steps.length, MAX_WORKFLOW_STEPS);
     checkSucceededSteps(request.body);
     const allocation = optimizeResources(recovery_plan, await agents.listSnapshots(), { now_ms: Date.now() });
+    // Last check before the first write; a replay never gets here (see backpressure.ts).
+    await backlog.admit(() => workflows.workflowExists(workflow_id));
     const created = await workflows.createPlannedWorkflow({
       workflow_id,
       request: request.body,

@@ -41,8 +41,8 @@ export interface AgentQueueProps {
 
 /**
  * An agent's work queue: SSE-SQS encryption, TLS-only access, a dead-letter queue after
- * `maxReceiveCount` receives, and an alarm as soon as the DLQ holds a message. The alarm has no
- * action yet (an SNS topic comes with the resilience issue).
+ * `maxReceiveCount` receives, and an alarm as soon as the DLQ holds a message. The stack's
+ * `Operations` construct gives the alarm its action (the alarm topic).
  *
  * @example
  * const queue = new AgentQueue(this, 'NetworkQueue', { consumerTimeout: fn.timeout });

@@ -8,6 +8,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { DomainEventType } from '#core/wire';
 import { DOMAIN_EVENT_SOURCE } from '#shared/domain-events';
 import { type LogLevel, OrchestratorFunction } from './orchestrator-function';
 import type { OrchestratorTable } from './orchestrator-table';
@@ -173,9 +174,11 @@ export class ProgressSocket extends Construct {
     props.table.grantReadWriteData(this.broadcastFunction);
 
     this.rule = new events.Rule(this, 'DomainEventsRule', {
-      description: 'Every domain event to the progress-stream broadcaster',
+      description: 'Every workflow domain event (C9) to the progress-stream broadcaster',
       eventBus: props.eventBus,
-      eventPattern: { source: [DOMAIN_EVENT_SOURCE] },
+      // The C9 types only: agent health events (agent.unhealthy, agent.recovered) share the
+      // source and the bus, but are no workflow's progress.
+      eventPattern: { source: [DOMAIN_EVENT_SOURCE], detailType: [...DomainEventType.options] },
       targets: [new targets.LambdaFunction(this.broadcastFunction.function, { retryAttempts: 2 })],
     });
 

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { type CircuitBreakerConfig, DEFAULT_CIRCUIT_CONFIG } from '#core/circuit-breaker';
 import type { AgentQueue } from './agent-queue';
 import { type LogLevel, OrchestratorFunction } from './orchestrator-function';
 import type { OrchestratorTable } from './orchestrator-table';
@@ -29,6 +30,12 @@ export interface RecoveryWorkflowProps {
    * step to the queue of its agent's id, else of its agent's type. Required.
    */
   readonly agentQueues: readonly { readonly key: string; readonly queue: AgentQueue }[];
+
+  /**
+   * The circuit breaker tuning the workflow dispatches by (env `CIRCUIT_BREAKER`, JSON).
+   * @default DEFAULT_CIRCUIT_CONFIG from functions/core/circuit-breaker.ts
+   */
+  readonly circuitBreaker?: CircuitBreakerConfig;
 
   /**
    * Powertools log level of the workflow function.
@@ -108,6 +115,7 @@ export class RecoveryWorkflow extends Construct {
         ),
         COMPENSATION_DLQ_URL: this.compensationDlq.queueUrl,
         EVENT_BUS_NAME: this.eventBus.eventBusName,
+        CIRCUIT_BREAKER: JSON.stringify(props.circuitBreaker ?? DEFAULT_CIRCUIT_CONFIG),
       },
       timeout: Duration.seconds(30),
       logLevel: props.logLevel,

@@ -6,7 +6,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as z from 'zod';
+import { type CircuitBreakerConfig, DEFAULT_CIRCUIT_CONFIG } from '#core/circuit-breaker';
 import { WIRE_SCHEMAS } from '#core/wire';
+import { DEFAULT_BACKLOG_RETRY_AFTER_SECONDS, DEFAULT_MAX_BACKLOG_ISSUES } from '#shared/config';
 import { API_BASE_PATH, type ApiFunction, ROUTES, type RouteSpec } from '#shared/routes';
 import type { AgentQueue } from './agent-queue';
 import type { JwtSigningKey } from './jwt-signing-key';
@@ -56,6 +58,12 @@ export interface RecoveryConnection {
 
 /** SQS actions a DLQ redrive needs on the DLQ, besides the move task's own (AWS's redrive permissions). */
 const REDRIVE_SOURCE_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'];
+
+/** Backpressure defaults of POST issues and POST workflows (env `MAX_BACKLOG_ISSUES`, `BACKLOG_RETRY_AFTER_SECONDS`). */
+export const BACKPRESSURE_DEFAULTS = {
+  maxBacklogIssues: DEFAULT_MAX_BACKLOG_ISSUES,
+  backlogRetryAfterSeconds: DEFAULT_BACKLOG_RETRY_AFTER_SECONDS,
+} as const;
 
 /** The header that makes POST issues idempotent (contract C3). */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -178,6 +186,25 @@ export interface OrchestratorRestApiProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Unresolved issues in the backlog at which POST issues and POST workflows answer 429
+   * (env `MAX_BACKLOG_ISSUES` of `intake` and `workflows`).
+   * @default 5000
+   */
+  readonly maxBacklogIssues?: number;
+
+  /**
+   * The `Retry-After` those 429 answers carry, in seconds (env `BACKLOG_RETRY_AFTER_SECONDS`).
+   * @default 30
+   */
+  readonly backlogRetryAfterSeconds?: number;
+
+  /**
+   * The circuit breaker tuning of the agent registry (env `CIRCUIT_BREAKER` of `agents`, JSON).
+   * @default DEFAULT_CIRCUIT_CONFIG from functions/core/circuit-breaker.ts
+   */
+  readonly circuitBreaker?: CircuitBreakerConfig;
 }
 
 /**
@@ -276,6 +303,18 @@ export class OrchestratorRestApi extends Construct {
       functions[name] = fn;
     }
     this.functions = functions;
+    const backpressureEnvironment = {
+      MAX_BACKLOG_ISSUES: String(props.maxBacklogIssues ?? BACKPRESSURE_DEFAULTS.maxBacklogIssues),
+      BACKLOG_RETRY_AFTER_SECONDS: String(
+        props.backlogRetryAfterSeconds ?? BACKPRESSURE_DEFAULTS.backlogRetryAfterSeconds,
+      ),
+    };
+    for (const fn of [functions.intake, functions.workflows])
+      for (const [key, value] of Object.entries(backpressureEnvironment)) fn.addEnvironment(key, value);
+    functions.agents.addEnvironment(
+      'CIRCUIT_BREAKER',
+      JSON.stringify(props.circuitBreaker ?? DEFAULT_CIRCUIT_CONFIG),
+    );
     // The task token names the task; Step Functions has no resource-level permission for it.
     functions.tasks.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: TASK_CALLBACK_ACTIONS, resources: ['*'] }),
@@ -400,12 +439,7 @@ export class OrchestratorRestApi extends Construct {
 
     // Cancel: DescribeExecution and StopExecution on this state machine's executions only.
     const stack = Stack.of(this);
-    const executions = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachine.stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const executions = stateMachineExecutionsArn(this, stateMachine);
     workflows.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['states:DescribeExecution', 'states:StopExecution'],
@@ -475,11 +509,28 @@ function acknowledgeAuthorization(method: apigw.Method, route: RouteSpec, isPubl
 }
 
 /**
+ * `arn:…:states:<region>:<account>:execution:<state machine name>:*`: every execution of one
+ * state machine, whose names (workflow ids) exist only at run time.
+ * @example
+ * role.addToPrincipalPolicy(new iam.PolicyStatement({
+ *   actions: ['states:DescribeExecution'], resources: [stateMachineExecutionsArn(this, machine)],
+ * }));
+ */
+export function stateMachineExecutionsArn(scope: Construct, stateMachine: sfn.StateMachine): string {
+  return Stack.of(scope).formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${stateMachine.stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/**
  * A resolved CloudFormation value as cdk-nag names it in a finding: `Ref`s as `<Id>`,
  * `Fn::GetAtt`s as `<Id.Attribute>`, joins joined. Partition, region and account stay tokens
  * in an environment-agnostic stack and become strings in a pinned one, so the id is computed.
  */
-function nagRendering(value: unknown): string {
+export function nagRendering(value: unknown): string {
   if (typeof value === 'string') return value;
   const node = value as { Ref?: string; 'Fn::GetAtt'?: string[]; 'Fn::Join'?: [string, unknown[]] };
   if (node.Ref) return `<${node.Ref}>`;

@@ -2,8 +2,15 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
 import { REFERENCE_AGENT_CATALOG, type ReferenceAgentEntry } from '#agents/reference/catalog';
+import {
+  type CircuitBreakerConfig,
+  DEFAULT_CIRCUIT_CONFIG,
+  validateCircuitConfig,
+} from '#core/circuit-breaker';
+import { HealthSweep } from '../constructs/health-sweep';
 import { JwtSigningKey } from '../constructs/jwt-signing-key';
-import type { LogLevel } from '../constructs/orchestrator-function';
+import { Operations } from '../constructs/operations';
+import { type LogLevel, OrchestratorFunction } from '../constructs/orchestrator-function';
 import { OrchestratorTable } from '../constructs/orchestrator-table';
 import { ProgressSocket } from '../constructs/progress-socket';
 import { RecoveryWorkflow } from '../constructs/recovery-workflow';
@@ -62,6 +69,41 @@ export interface OrchestratorStackProps extends StackProps {
    * @default 'INFO'
    */
   readonly logLevel?: LogLevel;
+
+  /**
+   * The health sweep marks an agent UNHEALTHY when its last heartbeat is older than this.
+   * Integer >= 10.
+   * @default 90
+   */
+  readonly agentHeartbeatStaleSeconds?: number;
+
+  /**
+   * The health sweep reports a workflow stalled when it has had no event for this long.
+   * Integer >= 60.
+   * @default 900
+   */
+  readonly stalledAfterSeconds?: number;
+
+  /**
+   * Unresolved issues in the backlog at which POST issues and POST workflows answer 429.
+   * Integer >= 1.
+   * @default 5000
+   */
+  readonly maxBacklogIssues?: number;
+
+  /**
+   * `Retry-After` of those 429 answers, in seconds. Integer >= 1.
+   * @default 30
+   */
+  readonly backlogRetryAfterSeconds?: number;
+
+  /**
+   * Per-agent circuit breaker tuning, merged over DEFAULT_CIRCUIT_CONFIG and checked with
+   * validateCircuitConfig at synth; the workflow, agents and sweep functions get the result
+   * as `CIRCUIT_BREAKER` (JSON).
+   * @default {} (DEFAULT_CIRCUIT_CONFIG: 5 failures open a circuit for 30 s)
+   */
+  readonly circuitBreaker?: Partial<CircuitBreakerConfig>;
 }
 
 /**
@@ -78,6 +120,10 @@ export class OrchestratorStack extends Stack {
   readonly websocketEnabled: boolean;
   /** The progress stream (C9); undefined with `websocket: false`. */
   readonly progressSocket?: ProgressSocket;
+  readonly healthSweep: HealthSweep;
+  readonly operations: Operations;
+  /** The circuit breaker tuning the functions get (props.circuitBreaker over the defaults). */
+  readonly circuitBreaker: CircuitBreakerConfig;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps = {}) {
     super(scope, id, {
@@ -87,6 +133,7 @@ export class OrchestratorStack extends Stack {
     const destroy = props.removalPolicy === 'destroy';
     const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     this.websocketEnabled = props.websocket ?? true;
+    this.circuitBreaker = validateCircuitConfig({ ...DEFAULT_CIRCUIT_CONFIG, ...props.circuitBreaker });
 
     this.table = new OrchestratorTable(this, 'Table', { removalPolicy, deletionProtection: !destroy });
     this.signingKey = new JwtSigningKey(this, 'JwtSigningKey', { removalPolicy });
@@ -99,6 +146,9 @@ export class OrchestratorStack extends Stack {
       executionLoggingLevel: props.executionLoggingLevel,
       logLevel: props.logLevel,
       removalPolicy,
+      maxBacklogIssues: positiveInteger('maxBacklogIssues', props.maxBacklogIssues),
+      backlogRetryAfterSeconds: positiveInteger('backlogRetryAfterSeconds', props.backlogRetryAfterSeconds),
+      circuitBreaker: this.circuitBreaker,
     });
 
     this.referenceAgents = new ReferenceAgents(this, 'ReferenceAgents', {
@@ -110,6 +160,7 @@ export class OrchestratorStack extends Stack {
     this.recovery = new RecoveryWorkflow(this, 'Recovery', {
       table: this.table,
       agentQueues: this.referenceAgents.agents.map((a) => ({ key: a.agent_id, queue: a.queue })),
+      circuitBreaker: this.circuitBreaker,
       logLevel: props.logLevel,
       removalPolicy,
     });
@@ -133,6 +184,45 @@ export class OrchestratorStack extends Stack {
       });
     }
 
+    this.healthSweep = new HealthSweep(this, 'HealthSweep', {
+      table: this.table,
+      eventBus: this.recovery.eventBus,
+      stateMachine: this.recovery.stateMachine,
+      agentHeartbeatStaleSeconds: props.agentHeartbeatStaleSeconds,
+      stalledAfterSeconds: props.stalledAfterSeconds,
+      circuitBreaker: this.circuitBreaker,
+      logLevel: props.logLevel,
+      removalPolicy,
+    });
+
+    // Last, so it sees every function of the stack.
+    const agents = this.referenceAgents.agents;
+    this.operations = new Operations(this, 'Operations', {
+      table: this.table,
+      stateMachine: this.recovery.stateMachine,
+      restApi: this.restApi.api,
+      functions: this.node
+        .findAll()
+        .filter((construct): construct is OrchestratorFunction => construct instanceof OrchestratorFunction)
+        .map((fn) => fn.function),
+      agentQueues: agents.map((a) => ({ name: a.category, queue: a.queue })),
+      compensationDlq: this.recovery.compensationDlq,
+      alarmsToNotify: [...agents.map((a) => a.queue.dlqAlarm), this.recovery.compensationAlarm],
+      removalPolicy,
+    });
+
+    new CfnOutput(this, 'SweepFunctionName', {
+      value: this.healthSweep.functionName,
+      description: 'The health sweep (every minute): stale agents, their in-flight tokens, stalled workflows',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.operations.alarmTopic.topicArn,
+      description: 'SNS topic (KMS-encrypted, TLS only) every alarm notifies; subscribe to it',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.operations.dashboard.dashboardName,
+      description: 'CloudWatch dashboard: latency, overhead, queues, workflow outcomes, agent health, API',
+    });
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,
       description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
@@ -158,7 +248,6 @@ export class OrchestratorStack extends Stack {
       value: this.signingKey.secretArn,
       description: 'Secrets Manager secret holding the HS256 JWT signing key',
     });
-    const agents = this.referenceAgents.agents;
     new CfnOutput(this, 'AgentQueueUrls', {
       value: this.toJsonString(Object.fromEntries(agents.map((a) => [a.category, a.queue.queueUrl]))),
       description: 'JSON object: agent category -> URL of its agent queue',
@@ -170,4 +259,9 @@ export class OrchestratorStack extends Stack {
       description: 'JSON object: agent category -> URL of its dead-letter queue',
     });
   }
+}
+
+function positiveInteger(name: string, value: number | undefined): number | undefined {
+  if (value === undefined || (Number.isInteger(value) && value >= 1)) return value;
+  throw new Error(`${name} must be an integer >= 1, got ${value}`);
 }

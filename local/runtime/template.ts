@@ -74,6 +74,8 @@ export const NO_OP_TYPES: readonly string[] = [
   'AWS::Logs::LogGroup',
   'AWS::Logs::MetricFilter',
   'AWS::SecretsManager::ResourcePolicy',
+  'AWS::SNS::Topic',
+  'AWS::SNS::TopicPolicy',
   'AWS::SQS::QueuePolicy',
 ];
 
@@ -743,6 +745,12 @@ export function fakeDeployedResource(
     }
     case 'AWS::KMS::Alias':
       return { ref: name('AliasName') };
+    case 'AWS::SNS::Topic': {
+      // Alarms are not evaluated offline, so nothing ever publishes to it.
+      const topicName = name('TopicName', 256);
+      const arn = `arn:${partition}:sns:${region}:${accountId}:${topicName}`;
+      return { ref: arn, attributes: { TopicArn: arn, TopicName: topicName } };
+    }
     case 'AWS::SecretsManager::ResourcePolicy': {
       const secretId = stringProperty(properties, 'SecretId') ?? generatedName(stackName, logicalId);
       return { ref: secretId, attributes: { Id: secretId } };

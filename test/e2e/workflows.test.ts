@@ -525,7 +525,16 @@ describe('recovery workflows', () => {
       const entered = (JSON.parse(stdout) as { events: HistoryEvent[] }).events
         .filter((e) => e.type?.endsWith('StateEntered'))
         .map((e) => e.stateEnteredEventDetails?.name);
-      expect(entered).toEqual(['Route', 'Plan', 'RunSegments', 'RunSteps', 'Dispatch', 'Record', 'Complete']);
+      expect(entered).toEqual([
+        'Route',
+        'Plan',
+        'RunSegments',
+        'OrderWave',
+        'RunSteps',
+        'Dispatch',
+        'Record',
+        'Complete',
+      ]);
     },
     SETTLE_MS + 10_000,
   );

@@ -1,4 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { DomainEventType } from '#core/wire';
 import { type BuildAppProps, buildApp } from '../../infra/app';
 import { SOCKET_ROUTES } from '../../infra/constructs/progress-socket';
 import {
@@ -121,12 +122,20 @@ describe('progress socket (websocket=true, the default)', () => {
     }
   });
 
-  it('feeds every master-orchestrator event on the recovery bus to the broadcaster', () => {
+  it('feeds the C9 domain events on the recovery bus to the broadcaster, and no agent health event', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: Match.stringLikeRegexp('RecoveryEventBus') },
-      EventPattern: { source: ['master-orchestrator'] },
+      EventPattern: { source: ['master-orchestrator'], 'detail-type': [...DomainEventType.options] },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [broadcastFn, 'Arn'] } })],
     });
+    const [, rule] =
+      resourcesOfType(json, 'AWS::Events::Rule').find(([, r]) => r.Properties?.EventBusName !== undefined) ??
+      [];
+    const detailTypes =
+      (rule?.Properties?.EventPattern as { 'detail-type'?: string[] } | undefined)?.['detail-type'] ?? [];
+    expect(detailTypes).toContain('workflow.completed');
+    expect(detailTypes).not.toContain('agent.unhealthy');
+    expect(detailTypes).not.toContain('agent.recovered');
   });
 
   it('outputs WebSocketUrl (C2) as the stage URL', () => {
@@ -146,7 +155,10 @@ describe('progress socket with websocket=false', () => {
       'AWS::ApiGatewayV2::Authorizer',
     ])
       template.resourceCountIs(type, 0);
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // The health sweep's schedule (default bus) remains; nothing listens on the recovery bus.
+    const rules = resourcesOfType(json, 'AWS::Events::Rule');
+    expect(rules.map(([, rule]) => rule.Properties?.EventBusName)).toEqual([undefined]);
+    expect(rules.map(([, rule]) => rule.Properties?.ScheduleExpression)).toEqual(['rate(1 minute)']);
     expect(json.Outputs?.WebSocketUrl).toBeUndefined();
     expect(json.Outputs?.RestApiUrl).toBeDefined();
   });

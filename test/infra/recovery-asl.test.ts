@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DEFAULT_RETRY_POLICY, toAslRetrier } from '#core/retry';
+import { EXECUTE_ATTEMPTS } from '#core/workflow';
 import { buildApp } from '../../infra/app';
 import { RECOVERY_ASL_PATH, RECOVERY_PLACEHOLDERS } from '../../infra/constructs/recovery-workflow';
 import { type CfnTemplate, resourcesOfType } from './template-helpers';
@@ -112,6 +113,45 @@ describe('recovery.asl.json', () => {
     expect(retriers.flatMap((r) => r.ErrorEquals)).not.toContain('Agent.Permanent');
     expect(retriers.flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
     for (const retrier of retriers) expect(retrier).toMatchObject({ JitterStrategy: 'FULL' });
+  });
+
+  it('re-dispatches after a re-route and waits out an open circuit, within the history budget', () => {
+    // Prepare
+    const dispatch = walk(deployed).find((s) => s.name === 'Dispatch')?.state as State;
+    const retriers = dispatch.Retry as unknown as { ErrorEquals: string[]; MaxAttempts: number }[];
+    const lambdaService = (r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('Lambda.ServiceException');
+
+    // Act
+    const byError = (name: string) => retriers.find((r) => r.ErrorEquals.includes(name));
+    const attempts = 1 + retriers.filter((r) => !lambdaService(r)).reduce((sum, r) => sum + r.MaxAttempts, 0);
+
+    // Assess
+    expect(byError('Agent.Rerouted')).toMatchObject({ MaxAttempts: 2 });
+    expect(byError('Agent.CircuitOpen')).toMatchObject({ MaxAttempts: 3, MaxDelaySeconds: 60 });
+    expect(byError('Agent.Unavailable')).toBeUndefined();
+    expect(attempts).toBe(EXECUTE_ATTEMPTS);
+  });
+
+  it('orders each wave before it runs, and falls back to the planned order when ordering fails', () => {
+    // Prepare
+    const states = walk(deployed);
+    const order = states.find((s) => s.name === 'OrderWave')?.state as State;
+    const keep = states.find((s) => s.name === 'KeepPlannedOrder')?.state as State;
+    const runSteps = states.find((s) => s.name === 'RunSteps')?.state as State;
+
+    // Assess
+    expect(order).toMatchObject({
+      Parameters: { Payload: { op: 'order', 'steps.$': '$.segment.steps' } },
+      ResultPath: '$.ordered',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'KeepPlannedOrder' }],
+      Next: 'RunSteps',
+    });
+    expect(keep).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'steps.$': '$.segment.steps' },
+      ResultPath: '$.ordered',
+    });
+    expect(runSteps).toMatchObject({ ItemsPath: '$.ordered.steps' });
   });
 
   it('compensates one step at a time, with fewer tries than the execute dispatch', () => {

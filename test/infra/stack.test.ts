@@ -39,12 +39,14 @@ const FUNCTION_PATHS = {
   workflow: 'Recovery/WorkflowFunction',
   'progress-socket': 'ProgressSocket/SocketFunction',
   broadcast: 'ProgressSocket/BroadcastFunction',
+  sweep: 'HealthSweep/SweepFunction',
 } as const;
 type FunctionName = keyof typeof FUNCTION_PATHS;
 const TIMEOUT_SECONDS: Partial<Record<FunctionName, number>> = {
   'rotate-signing-key': 30,
   workflow: 30,
   broadcast: 30,
+  sweep: 60,
 };
 const FUNCTION_NAMES = Object.keys(FUNCTION_PATHS) as FunctionName[];
 
@@ -97,7 +99,7 @@ beforeAll(() => {
   template = Template.fromStack(stack);
   json = template.toJSON() as CfnTemplate;
   statements = allPolicyStatements(json);
-}, 120_000); // esbuild bundles twelve handlers
+}, 120_000); // esbuild bundles every handler
 
 function logicalIdAt(constructPath: string): string {
   const found = Object.entries(json.Resources).find(
@@ -242,7 +244,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are the nine API functions, the authorizer, the rotation function, the workflow, socket and broadcast functions and the reference agents', () => {
+  it('are the nine API functions, the authorizer, the rotation function, the workflow, socket, broadcast and sweep functions and the reference agents', () => {
     template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length + AGENT_CATALOG.length);
     for (const name of FUNCTION_NAMES) expect(functionOf(name).Type).toBe('AWS::Lambda::Function');
   });
@@ -392,7 +394,7 @@ describe('IAM', () => {
       'dynamodb:BatchWriteItem',
     ];
     const reads = ['dynamodb:GetItem', 'dynamodb:Query'];
-    for (const name of ['intake', 'agents', 'workflows', 'workflow'] as const) {
+    for (const name of ['intake', 'agents', 'workflows', 'workflow', 'sweep'] as const) {
       expect(actionsOf(statements, roleIdOf(name))).toEqual(expect.arrayContaining([...reads, ...writes]));
       expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
     }
@@ -417,7 +419,8 @@ describe('IAM', () => {
     const tableStatements = statements.filter((entry) =>
       asArray(entry.statement.Action).some((action) => action.startsWith('dynamodb:')),
     );
-    expect(tableStatements).toHaveLength(9);
+    // intake, triage, agents, resources, workflows, tasks, workflow, progress-socket, broadcast, sweep
+    expect(tableStatements).toHaveLength(10);
     for (const { statement } of tableStatements) {
       expect(statement.Resource).toEqual([
         { 'Fn::GetAtt': [tableId, 'Arn'] },
@@ -425,7 +428,7 @@ describe('IAM', () => {
       ]);
     }
     const keyStatements = statements.filter((entry) => getAttOf(entry.statement.Resource) === keyId);
-    expect(keyStatements).toHaveLength(9);
+    expect(keyStatements).toHaveLength(10);
     for (const { statement } of keyStatements) {
       expect(statement.Condition).toEqual({
         StringEquals: {

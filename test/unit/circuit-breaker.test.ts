@@ -6,8 +6,10 @@ import {
   closedCircuit,
   DEFAULT_CIRCUIT_CONFIG,
   effectiveCircuitState,
+  probeAfterRecovery,
   recordFailure,
   recordSuccess,
+  tripCircuit,
   validateCircuitConfig,
 } from '#core/circuit-breaker';
 
@@ -16,6 +18,7 @@ const config: CircuitBreakerConfig = {
   cooldown_ms: 1_000,
   half_open_max_probes: 2,
   success_threshold: 2,
+  probe_timeout_ms: 60_000,
 };
 
 function openCircuit(
@@ -49,6 +52,7 @@ describe('closedCircuit', () => {
       half_open_successes: 0,
       half_open_in_flight: 0,
       opened_at_ms: null,
+      probe_started_at_ms: null,
       version: 0,
     });
   });
@@ -74,6 +78,7 @@ describe('DEFAULT_CIRCUIT_CONFIG', () => {
       cooldown_ms: 30_000,
       half_open_max_probes: 1,
       success_threshold: 2,
+      probe_timeout_ms: 600_000,
     });
   });
 
@@ -91,6 +96,7 @@ describe('validateCircuitConfig', () => {
       cooldown_ms: 0,
       half_open_max_probes: 1,
       success_threshold: 1,
+      probe_timeout_ms: 0,
     };
 
     // Act
@@ -230,6 +236,7 @@ describe('canDispatch', () => {
       half_open_successes: 0,
       half_open_in_flight: 1,
       opened_at_ms: 10_000,
+      probe_started_at_ms: 11_000,
       version: 8,
     });
     expect(stored).toEqual(before);
@@ -263,7 +270,12 @@ describe('canDispatch', () => {
 
     // Assess
     expect(result.allowed).toBe(true);
-    expect(result.state).toEqual({ ...stored, half_open_in_flight: 2, version: stored.version + 1 });
+    expect(result.state).toEqual({
+      ...stored,
+      half_open_in_flight: 2,
+      probe_started_at_ms: 20_000,
+      version: stored.version + 1,
+    });
   });
 
   it('refuses a HALF_OPEN probe when every slot is taken, without a state change', () => {
@@ -422,6 +434,7 @@ describe('recordFailure', () => {
       half_open_successes: 0,
       half_open_in_flight: 0,
       opened_at_ms: 1_234,
+      probe_started_at_ms: null,
       version: 3,
     });
   });
@@ -462,6 +475,7 @@ describe('recordFailure', () => {
       half_open_successes: 0,
       half_open_in_flight: 0,
       opened_at_ms: 20_000,
+      probe_started_at_ms: null,
       version: stored.version + 1,
     });
   });
@@ -525,15 +539,99 @@ describe('circuit lifecycle', () => {
   });
 });
 
+describe('lost probes', () => {
+  it('frees the slots of probes that never reported once the newest is probe_timeout_ms old', () => {
+    // Prepare: both slots taken, the newest probe admitted at 20 s.
+    const stored = halfOpenCircuit({ half_open_in_flight: 2, probe_started_at_ms: 20_000 });
+
+    // Act
+    const early = canDispatch(stored, 20_000 + config.probe_timeout_ms - 1, config);
+    const overdue = canDispatch(stored, 20_000 + config.probe_timeout_ms, config);
+
+    // Assess
+    expect(early).toEqual({ allowed: false, state: stored });
+    expect(overdue.allowed).toBe(true);
+    expect(overdue.state).toMatchObject({
+      state: 'HALF_OPEN',
+      half_open_in_flight: 1,
+      probe_started_at_ms: 20_000 + config.probe_timeout_ms,
+      version: stored.version + 1,
+    });
+  });
+
+  it('times probes of a state stored without probe_started_at_ms from when the circuit opened', () => {
+    // Prepare
+    const stored = halfOpenCircuit({ half_open_in_flight: 2, opened_at_ms: 5_000 });
+
+    // Act
+    const result = canDispatch(stored, 5_000 + config.probe_timeout_ms, config);
+
+    // Assess
+    expect(result.allowed).toBe(true);
+  });
+});
+
+describe('tripCircuit', () => {
+  it('opens a CLOSED or HALF_OPEN circuit now, one version up', () => {
+    // Act
+    const fromClosed = tripCircuit(closedCircuit(), 7_000);
+    const fromHalfOpen = tripCircuit(halfOpenCircuit(), 8_000);
+
+    // Assess
+    expect(fromClosed).toMatchObject({
+      state: 'OPEN',
+      opened_at_ms: 7_000,
+      half_open_in_flight: 0,
+      version: 1,
+    });
+    expect(fromHalfOpen).toMatchObject({ state: 'OPEN', opened_at_ms: 8_000, version: 10 });
+  });
+
+  it('leaves an OPEN circuit and its cooldown alone', () => {
+    // Prepare
+    const stored = openCircuit(1_000);
+
+    // Act
+    const result = tripCircuit(stored, 9_000);
+
+    // Assess
+    expect(result).toBe(stored);
+  });
+});
+
+describe('probeAfterRecovery', () => {
+  it('moves an OPEN circuit to HALF_OPEN with no probe in flight, before its cooldown ends', () => {
+    // Prepare
+    const stored = openCircuit(1_000);
+
+    // Act
+    const result = probeAfterRecovery(stored);
+
+    // Assess
+    expect(result).toMatchObject({ state: 'HALF_OPEN', half_open_in_flight: 0, half_open_successes: 0 });
+    expect(result.version).toBe(stored.version + 1);
+    expect(canDispatch(result, 1_001, config).allowed).toBe(true);
+  });
+
+  it('leaves a CLOSED circuit closed', () => {
+    // Prepare
+    const stored = closedCircuit();
+
+    // Act / Assess
+    expect(probeAfterRecovery(stored)).toBe(stored);
+  });
+});
+
 describe('circuit invariants (property)', () => {
   const configArb = fc.record({
     failure_threshold: fc.integer({ min: 1, max: 6 }),
     cooldown_ms: fc.integer({ min: 0, max: 100 }),
     half_open_max_probes: fc.integer({ min: 1, max: 3 }),
     success_threshold: fc.integer({ min: 1, max: 3 }),
+    probe_timeout_ms: fc.integer({ min: 0, max: 200 }),
   });
   const opArb = fc.record({
-    kind: fc.constantFrom('dispatch', 'success', 'failure'),
+    kind: fc.constantFrom('dispatch', 'success', 'failure', 'trip', 'recover'),
     advance_ms: fc.integer({ min: 0, max: 60 }),
   });
 
@@ -558,6 +656,10 @@ describe('circuit invariants (property)', () => {
             if (routedAs === 'OPEN') expect(result.allowed).toBe(false);
             if (routedAs === 'CLOSED') expect(result.allowed).toBe(true);
             state = result.state;
+          } else if (op.kind === 'trip') {
+            state = tripCircuit(previous, now);
+          } else if (op.kind === 'recover') {
+            state = probeAfterRecovery(previous);
           } else if (op.kind === 'success') {
             state = recordSuccess(previous, now, circuitConfig);
           } else {

@@ -169,6 +169,6 @@ describe('history budget', () => {
 
     // Assess
     expect(worst).toBeLessThanOrEqual(HISTORY_LIMIT);
-    expect(worst).toBe(24_200);
+    expect(worst).toBe(24_000);
   });
 });

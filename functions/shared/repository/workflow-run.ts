@@ -83,6 +83,16 @@ export interface RunStep {
   readonly attempts: number;
   readonly compensation_attempts: number;
   readonly started_at: string | null;
+  /** When the latest execute attempt was sent. */
+  readonly dispatched_at: string | null;
+  /**
+   * The task token of the latest execute dispatch, so the health sweep can fail a step held by
+   * an agent that went down. Only the orchestrator's functions read the table (KMS-encrypted),
+   * and answering with a token takes `states:SendTask*` or an agent token for this very step.
+   */
+  readonly task_token: string | null;
+  /** Agents the step was moved away from, oldest first (core/health.ts, the re-routing rule). */
+  readonly rerouted_from: readonly string[];
   readonly completed_at: string | null;
   readonly compensated_at: string | null;
   /** The event seq of the step's completion: the rollback's tie-break. */
@@ -192,6 +202,20 @@ export class WorkflowRunRepository {
     const item = await this.#get(keys.workflowStep(workflowId, stepId));
     if (!item) throw new NotFoundError(`step ${stepId} of workflow ${workflowId} does not exist`);
     return toStep(item);
+  }
+
+  /** Every issue of the workflow, as stored at intake, by issue_id. */
+  async issues(workflowId: string): Promise<Map<string, Item>> {
+    const items = await this.#queryAll({
+      TableName: this.#table,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :issue)',
+      ExpressionAttributeValues: { ':pk': keys.workflow(workflowId).PK, ':issue': 'ISSUE#' },
+    });
+    return new Map(
+      items.flatMap((i) =>
+        i.issue ? [[String(i.issue_id ?? (i.issue as Item).issue_id), i.issue as Item]] : [],
+      ),
+    );
   }
 
   /** The issue a step works on, as stored at intake. */
@@ -312,7 +336,8 @@ export class WorkflowRunRepository {
               entity: 'TASK_TOKEN',
               workflow_id: change.workflow_id,
               step_id: step.step_id,
-              agent_id: step.agent_id,
+              // A re-routed dispatch hands the token to the agent it moved to.
+              agent_id: typeof set.agent_id === 'string' ? set.agent_id : step.agent_id,
               action: change.token.action,
               created_at: change.now,
               [TTL_ATTRIBUTE]: epochSeconds(change.now) + TOKEN_RETENTION_SECONDS,
@@ -568,6 +593,9 @@ function toStep(item: Item): RunStep {
     attempts: Number(item.attempts ?? 0),
     compensation_attempts: Number(item.compensation_attempts ?? 0),
     started_at: (item.started_at as string | null | undefined) ?? null,
+    dispatched_at: (item.dispatched_at as string | null | undefined) ?? null,
+    task_token: (item.task_token as string | null | undefined) ?? null,
+    rerouted_from: (item.rerouted_from as string[] | undefined) ?? [],
     completed_at: (item.completed_at as string | null | undefined) ?? null,
     compensated_at: (item.compensated_at as string | null | undefined) ?? null,
     completion_seq: item.completion_seq === undefined ? null : Number(item.completion_seq),

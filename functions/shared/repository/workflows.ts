@@ -31,6 +31,7 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
+  QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -378,6 +379,46 @@ export class WorkflowRepository {
         };
       });
     return { entries, truncated };
+  }
+
+  /**
+   * How many issues sit in the backlog (GSI1 `BACKLOG`), counted only up to `atLeast`: each page
+   * asks for no more items than are still missing, and paging stops once the count reaches
+   * `atLeast`, so the cost is bounded by `atLeast`, never by the table. GSI reads are eventually
+   * consistent, and uncommitted leftovers of a failed write count too (listBacklog drops them):
+   * an estimate good enough for backpressure, not for planning.
+   * @returns a number in [0, atLeast].
+   * @example
+   * (await workflows.countBacklog(5000)) >= 5000 // the backlog is full
+   */
+  async countBacklog(atLeast: number): Promise<number> {
+    if (atLeast < 1) return 0;
+    let count = 0;
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#db
+        .send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: GSI1.indexName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': GSI1.partitionKey },
+            ExpressionAttributeValues: { ':pk': GSI1_PARTITIONS.backlog },
+            Select: 'COUNT',
+            Limit: atLeast - count,
+            ExclusiveStartKey: cursor,
+          }),
+        )
+        .catch((error: unknown) => Promise.reject(asThrottled(error)));
+      count += page.Count ?? 0;
+      cursor = page.LastEvaluatedKey;
+    } while (cursor && count < atLeast);
+    return Math.min(count, atLeast);
+  }
+
+  /** Whether the workflow's META exists: an earlier attempt of the request committed it. */
+  async workflowExists(workflowId: string): Promise<boolean> {
+    return (await this.#readMeta(workflowId)) !== undefined;
   }
 
   async #readMeta(workflowId: string): Promise<Item | undefined> {

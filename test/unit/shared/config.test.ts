@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import {
+  BacklogEnv,
   CorsEnv,
   DEFAULT_JWT_AUDIENCE,
   DEFAULT_JWT_ISSUER,
@@ -56,5 +57,34 @@ describe('loadConfig', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'n',
     });
     expect(config.LOG_LEVEL).toBe('DEBUG');
+  });
+
+  it('defaults the backlog bound to 5000, Retry-After to 30 s and the count cache to 5 s', () => {
+    expect(loadConfig(z.object(BacklogEnv), {})).toEqual({
+      MAX_BACKLOG_ISSUES: 5000,
+      BACKLOG_RETRY_AFTER_SECONDS: 30,
+      BACKLOG_COUNT_CACHE_SECONDS: 5,
+    });
+  });
+
+  it('reads the backlog settings as whole numbers', () => {
+    expect(
+      loadConfig(z.object(BacklogEnv), {
+        MAX_BACKLOG_ISSUES: '1',
+        BACKLOG_RETRY_AFTER_SECONDS: ' 7 ',
+        BACKLOG_COUNT_CACHE_SECONDS: '0',
+      }),
+    ).toEqual({ MAX_BACKLOG_ISSUES: 1, BACKLOG_RETRY_AFTER_SECONDS: 7, BACKLOG_COUNT_CACHE_SECONDS: 0 });
+  });
+
+  it.each([
+    ['MAX_BACKLOG_ISSUES', '0'],
+    ['MAX_BACKLOG_ISSUES', '2.5'],
+    ['MAX_BACKLOG_ISSUES', 'lots'],
+    ['MAX_BACKLOG_ISSUES', ''],
+    ['BACKLOG_RETRY_AFTER_SECONDS', '0'],
+    ['BACKLOG_COUNT_CACHE_SECONDS', '-1'],
+  ])('fails when %s is %j', (name, value) => {
+    expect(() => loadConfig(z.object(BacklogEnv), { [name]: value })).toThrow(`${name} is invalid`);
   });
 });

@@ -14,7 +14,11 @@ type Operation = {
 const doc = buildOpenApiDocument() as {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Record<string, unknown>>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, Record<string, unknown>>;
+    responses: Record<string, Record<string, unknown>>;
+    securitySchemes: Record<string, unknown>;
+  };
 };
 const operationOf = (route: (typeof ROUTES)[number]) =>
   doc.paths[`/${API_BASE_PATH}/${route.path}`]?.[route.method.toLowerCase()];
@@ -144,5 +148,39 @@ describe('buildOpenApiDocument', () => {
       expect(schema).not.toHaveProperty('$schema');
       expect(schema).not.toHaveProperty('$id');
     }
+  });
+
+  it('documents 429 BACKLOG_FULL with Retry-After exactly on the routes that add to the backlog', () => {
+    // Act
+    const backlogFull = doc.components.responses.BacklogFull;
+    const routes429 = ROUTES.map((route) => ({
+      route: route.operationId,
+      response: operationOf(route)?.responses['429'],
+    }));
+
+    // Assess
+    expect(ROUTES.filter((r) => r.backpressure).map((r) => r.operationId)).toEqual([
+      'submitIssues',
+      'startWorkflow',
+    ]);
+    for (const { route, response } of routes429)
+      expect({ route, response }).toEqual({
+        route,
+        response: {
+          $ref: ['submitIssues', 'startWorkflow'].includes(route)
+            ? '#/components/responses/BacklogFull'
+            : '#/components/responses/Throttled',
+        },
+      });
+    expect(backlogFull?.description).toContain('BACKLOG_FULL');
+    expect(backlogFull?.headers).toEqual({
+      'Retry-After': expect.objectContaining({ required: true, schema: { type: 'integer', minimum: 1 } }),
+    });
+    expect(backlogFull?.content).toMatchObject({
+      'application/json': {
+        schema: { $ref: '#/components/schemas/ErrorBody' },
+        example: { error: { code: 'BACKLOG_FULL' } },
+      },
+    });
   });
 });
