@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { triageIssues } from '#core/triage';
 import type { IntakeAccepted, IssueTriageRequest } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
-import { createBacklogGate } from '#shared/backpressure';
+import { backlogGateFromEnv } from '#shared/backpressure';
 import { documentClient, dynamodb, sfn } from '#shared/clients';
 import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError } from '#shared/errors';
@@ -23,22 +23,12 @@ import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows'
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
 import { createWorkflowControl } from '#shared/workflow-control';
 
-const {
-  TABLE_NAME,
-  STATE_MACHINE_ARN,
-  MAX_BACKLOG_ISSUES,
-  BACKLOG_RETRY_AFTER_SECONDS,
-  BACKLOG_COUNT_CACHE_SECONDS,
-} = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
+const config = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
+const { TABLE_NAME, STATE_MACHINE_ARN } = config;
 const agents = new AgentRepository(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
 const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
-const backlog = createBacklogGate({
-  maxBacklog: MAX_BACKLOG_ISSUES,
-  retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS,
-  cacheMs: BACKLOG_COUNT_CACHE_SECONDS * 1000,
-  countBacklog: (atLeast) => workflows.countBacklog(atLeast),
-});
+const backlog = backlogGateFromEnv(config, workflows);
 const control = createWorkflowControl({
   runs,
   db: documentClient,

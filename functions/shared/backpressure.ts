@@ -16,6 +16,8 @@
  * idempotency lock is released by the middleware's onError, so its retry starts afresh.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type * as z from 'zod';
+import type { BacklogEnv } from '#shared/config';
 import { BacklogFullError } from '#shared/errors';
 import { logger, metrics } from '#shared/powertools';
 
@@ -79,4 +81,22 @@ export function createBacklogGate(options: BacklogGateOptions): BacklogGate {
       throw new BacklogFullError(options.maxBacklog, options.retryAfterSeconds);
     },
   };
+}
+
+/**
+ * The gate as POST issues and POST workflows configure it: from their validated `BacklogEnv`,
+ * counting with the workflow repository.
+ * @example
+ * const backlog = backlogGateFromEnv(config, workflows);
+ */
+export function backlogGateFromEnv(
+  env: { readonly [K in keyof typeof BacklogEnv]: z.output<(typeof BacklogEnv)[K]> },
+  workflows: { countBacklog(atLeast: number): Promise<number> },
+): BacklogGate {
+  return createBacklogGate({
+    maxBacklog: env.MAX_BACKLOG_ISSUES,
+    retryAfterSeconds: env.BACKLOG_RETRY_AFTER_SECONDS,
+    cacheMs: env.BACKLOG_COUNT_CACHE_SECONDS * 1000,
+    countBacklog: (atLeast) => workflows.countBacklog(atLeast),
+  });
 }

@@ -22,6 +22,7 @@ import { AgentRepository } from '#shared/repository/agents';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository } from '#shared/repository/workflows';
 import { createWorkflowEngine, WorkflowOp, WorkflowStateError } from '#shared/workflow-engine';
+import { recording, type Sent } from './recording';
 
 const TABLE = process.env.TABLE_NAME as string;
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -34,23 +35,6 @@ const AGENTS = [
 ];
 const QUEUES = { 'net-1': 'https://sqs.local/000/net', 'capacity-agents': 'https://sqs.local/000/cap' };
 const COMPENSATION_DLQ = 'https://sqs.local/000/compensation';
-
-interface Sent {
-  readonly command: string;
-  readonly input: Record<string, unknown>;
-}
-
-function recording<T extends SFNClient | SQSClient>(client: T, sent: Sent[]): T {
-  // Both clients share the middleware stack's shape; the cast picks one of the two signatures.
-  (client.middlewareStack as SFNClient['middlewareStack']).add(
-    (_next, context) => async (args) => {
-      sent.push({ command: context.commandName ?? '', input: args.input as Record<string, unknown> });
-      return { output: { $metadata: {}, MessageId: randomUUID() }, response: {} };
-    },
-    { step: 'initialize', name: 'record' },
-  );
-  return client;
-}
 
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 let sent: Sent[];

@@ -18,6 +18,7 @@ import { AgentRepository } from '#shared/repository/agents';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository } from '#shared/repository/workflows';
 import { createWorkflowEngine, WorkflowOp } from '#shared/workflow-engine';
+import { recording, type Sent } from './recording';
 
 const TABLE = process.env.TABLE_NAME as string;
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -31,22 +32,6 @@ const CIRCUIT: CircuitBreakerConfig = {
   failure_threshold: 2,
   cooldown_ms: 30_000,
 };
-
-interface Sent {
-  readonly command: string;
-  readonly input: Record<string, unknown>;
-}
-
-function recording<T extends SFNClient | SQSClient>(client: T, sent: Sent[]): T {
-  (client.middlewareStack as SFNClient['middlewareStack']).add(
-    (_next, context) => async (args) => {
-      sent.push({ command: context.commandName ?? '', input: args.input as Record<string, unknown> });
-      return { output: { $metadata: {}, MessageId: randomUUID() }, response: {} };
-    },
-    { step: 'initialize', name: 'record' },
-  );
-  return client;
-}
 
 const agents = new AgentRepository(documents, TABLE);
 const runs = new WorkflowRunRepository(documents, TABLE);
