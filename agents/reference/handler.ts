@@ -4,7 +4,8 @@
  * It does no real work: `issue.parameters.simulate` decides the answer (see ./simulate.ts).
  */
 
-import { createAgent } from '#agents/sdk/index';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { AGENT_SDK_RETRY, createAgent, stepFunctionsCallbacks } from '#agents/sdk/index';
 import { Category } from '#core/wire';
 import { simulateTask } from './simulate';
 
@@ -14,11 +15,16 @@ function requiredEnv(name: string): string {
   return value;
 }
 
+// One set of callbacks for the SDK and for `simulate.duplicate_callback`'s early answer, so
+// both answers of a duplicate go the same way.
+const callbacks = stepFunctionsCallbacks(new SFNClient(AGENT_SDK_RETRY));
+
 const agent = createAgent({
   agent_id: requiredEnv('AGENT_ID'),
   categories: [Category.parse(requiredEnv('AGENT_CATEGORY'))],
-  execute: (task, context) => simulateTask(task, context),
-  rollback: (task, context) => simulateTask(task, context),
+  callbacks,
+  execute: (task, context) => simulateTask(task, context, undefined, callbacks.success),
+  rollback: (task, context) => simulateTask(task, context, undefined, callbacks.success),
 });
 
 export const handler = agent.lambdaHandler;

@@ -17,6 +17,11 @@
  * - `transient_failures: n` (with any outcome): the first `n` dispatches of `execute`
  *   (`attempt` <= n) fail with `Agent.Transient` after `delay_ms`, so the workflow retries;
  *   later attempts follow `outcome`.
+ * - `duplicate_callback: true` (with any outcome): every success the agent answers is sent
+ *   twice. The agent sends it once itself (through the `answerEarly` callback it is given),
+ *   then returns it and the SDK sends it again; Step Functions refuses the second answer
+ *   (`TaskTimedOut`: the token is closed) and the SDK drops it as a late callback (`GONE`).
+ *   Failures, timeouts and crashes are not duplicated.
  *
  * A `rollback` of a step whose `execute` was `fail` or `timeout` succeeds (there is nothing to undo).
  */
@@ -40,13 +45,15 @@ export const Simulate = z
     delay_ms: z.number().int().min(0).optional(),
     /** The first n execute attempts fail with Agent.Transient. */
     transient_failures: z.number().int().min(0).max(10).optional(),
+    /** Every success is answered twice: once by the agent itself, once by the SDK. */
+    duplicate_callback: z.boolean().optional(),
   })
   .strict();
 export type Simulate = z.infer<typeof Simulate>;
 
 /** What the agent will do: wait `wait_ms` (or until the task is over), then do `kind`. */
 export type SimulationPlan =
-  | { readonly kind: 'succeed'; readonly wait_ms: number }
+  | { readonly kind: 'succeed'; readonly wait_ms: number; readonly duplicate_callback?: true }
   | { readonly kind: 'fail'; readonly wait_ms: number; readonly message: string }
   | { readonly kind: 'transient'; readonly wait_ms: number; readonly message: string }
   | { readonly kind: 'crash'; readonly wait_ms: number }
@@ -67,7 +74,7 @@ export function parseSimulate(parameters: Record<string, unknown> | undefined): 
     .map((issue) => `${['simulate', ...issue.path.map(String)].join('.')}: ${issue.message}`)
     .join('; ');
   throw new AgentPermanentError(
-    `invalid parameters.simulate (expected {outcome: "succeed"|"fail"|"timeout"|"fail_rollback"|"crash", delay_ms?: integer >= 0, transient_failures?: 0..10}): ${problems}`,
+    `invalid parameters.simulate (expected {outcome: "succeed"|"fail"|"timeout"|"fail_rollback"|"crash", delay_ms?: integer >= 0, transient_failures?: 0..10, duplicate_callback?: boolean}): ${problems}`,
   );
 }
 
@@ -104,7 +111,9 @@ export function planSimulation(task: AgentTaskMessage, now: number): SimulationP
       message: 'simulated rollback failure (simulate.outcome "fail_rollback")',
     };
   }
-  return { kind: 'succeed', wait_ms: delay };
+  return simulate.duplicate_callback
+    ? { kind: 'succeed', wait_ms: delay, duplicate_callback: true }
+    : { kind: 'succeed', wait_ms: delay };
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -131,16 +140,44 @@ export interface SimulationClock {
 
 const REAL_CLOCK: SimulationClock = { now: Date.now, sleep };
 
-/** Runs one task as `simulate` says: the reference agents' `execute` and `rollback`. */
+/**
+ * Sends a success on `taskToken` ahead of the SDK, for `simulate.duplicate_callback`: the
+ * reference agents pass their own `TaskCallbacks.success`.
+ */
+export type AnswerEarly = (taskToken: string, output: string) => Promise<void>;
+
+export interface SimulatedAnswer {
+  readonly agent_id: string;
+  readonly action: AgentTaskMessage['action'];
+  readonly simulated: true;
+}
+
+/**
+ * Runs one task as `simulate` says: the reference agents' `execute` and `rollback`.
+ * `answerEarly` is required only for `duplicate_callback`; without it that simulation is an
+ * `Agent.Permanent` error naming the gap, rather than a single answer that looks like a pass.
+ *
+ * @example
+ * const callbacks = stepFunctionsCallbacks(new SFNClient({}));
+ * createAgent({ ..., callbacks, execute: (task, context) => simulateTask(task, context, undefined, callbacks.success) });
+ */
 export async function simulateTask(
   task: AgentTaskMessage,
   context: TaskContext,
   clock: SimulationClock = REAL_CLOCK,
-): Promise<{ agent_id: string; action: AgentTaskMessage['action']; simulated: true } | typeof ANSWER_LATER> {
+  answerEarly?: AnswerEarly,
+): Promise<SimulatedAnswer | typeof ANSWER_LATER> {
   const plan = planSimulation(task, clock.now());
   await clock.sleep(plan.wait_ms, context.signal);
   if (plan.kind === 'crash') return ANSWER_LATER;
   if (plan.kind === 'fail') throw new AgentPermanentError(plan.message);
   if (plan.kind === 'timeout' || plan.kind === 'transient') throw new AgentTransientError(plan.message);
-  return { agent_id: context.agent_id, action: task.action, simulated: true };
+  const answer: SimulatedAnswer = { agent_id: context.agent_id, action: task.action, simulated: true };
+  if (plan.duplicate_callback) {
+    if (!answerEarly)
+      throw new AgentPermanentError('simulate.duplicate_callback needs an agent that can answer early');
+    // The first of the two answers; the SDK sends the second when this handler returns.
+    await answerEarly(task.task_token, JSON.stringify(answer));
+  }
+  return answer;
 }

@@ -29,7 +29,7 @@ export type {
   TaskContext,
   TaskHandler,
 } from './agent';
-export { ANSWER_LATER, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatEvery } from './agent';
+export { AGENT_SDK_RETRY, ANSWER_LATER, DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatEvery } from './agent';
 export {
   CallbackError,
   type RestCallbacksOptions,

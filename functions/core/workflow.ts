@@ -175,7 +175,11 @@ export const STEP_TRANSITIONS: Readonly<
     to: 'COMPENSATING',
   },
   compensated: { from: ['COMPENSATING'], to: 'COMPENSATED' },
-  compensation_failed: { from: ['COMPENSATING'], to: 'COMPENSATION_FAILED' },
+  // Also from a change still in place: the compensation could not even be sent (no queue).
+  compensation_failed: {
+    from: ['COMPENSATING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'DISPATCHED', 'RUNNING'],
+    to: 'COMPENSATION_FAILED',
+  },
 };
 
 /**

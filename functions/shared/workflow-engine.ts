@@ -283,10 +283,15 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       );
       return { dispatched: false, attempt: execute ? current.attempts : current.compensation_attempts };
     }
+    if (!execute) await refuseAfterFailedRollback(op.workflow_id, op.step_id);
     const target = execute
       ? await chooseAgent(current, now.getTime())
       : { agent_id: current.agent_id, rerouted_from: null };
-    const queueUrl = await queueFor({ ...current, agent_id: target.agent_id });
+    // A compensation goes where the change went, even if the agent has since left the catalog.
+    const queueUrl = await queueFor({ ...current, agent_id: target.agent_id }).catch((error: unknown) => {
+      if (!execute && current.queue_url) return current.queue_url;
+      throw error;
+    });
     const rerouted = target.rerouted_from !== null;
     if (rerouted)
       logger.info('step re-routed', { from: target.rerouted_from, to: target.agent_id, step_id: op.step_id });
@@ -302,6 +307,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
               dispatched_at: now.toISOString(),
               started_at: step.started_at ?? now.toISOString(),
               task_token: op.task_token,
+              queue_url: queueUrl,
               ...(rerouted
                 ? { agent_id: target.agent_id, rerouted_from: [...step.rerouted_from, step.agent_id] }
                 : {}),
@@ -379,6 +385,9 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   async function fail(op: Extract<WorkflowOp, { op: 'fail' }>) {
     const now = nowIso();
     const execute = op.action === 'execute';
+    // A compensation refused before it was sent (the rollback had already failed) changed nothing.
+    if (!execute && op.error.Error === 'Dispatch.Refused')
+      return { status: (await runs.step(op.workflow_id, op.step_id)).status };
     const error = { code: op.error.Error, message: op.error.Cause.slice(0, 4096) };
     const status = failureStatus(op.error.Error);
     const result = await changeStep({
@@ -389,7 +398,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       set: () => (execute ? { completed_at: now, error } : { compensation_error: error }),
       event: () => ({ type: 'step.failed', error: op.error.Error }),
     });
-    if (!execute) await reportCompensationFailure(op, result.step, now);
+    if (!execute && result.outcome !== 'REFUSED') await reportCompensationFailure(op, result.step, now);
     else if (result.outcome === 'APPLIED' && SILENT_AGENT_ERRORS.has(op.error.Error))
       await feedCircuit(result.step.agent_id, 'failure');
     return { status: result.step.status };
@@ -490,6 +499,21 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       );
     await runs.clearBacklog(op.workflow_id);
     return { status: changed.meta.status };
+  }
+
+  /**
+   * A rollback stops at its first compensation that fails for good: the steps before it stay
+   * changed, for a person to handle (statemachines/README.md). Step Functions starts no further
+   * Map iteration after one fails; this holds the rule even where a runtime does.
+   */
+  async function refuseAfterFailedRollback(workflowId: string, stepId: string): Promise<void> {
+    const { steps } = await runs.load(workflowId);
+    const failed = steps.find((s) => s.status === 'COMPENSATION_FAILED' && s.step_id !== stepId);
+    if (failed)
+      throw new WorkflowStateError(
+        'Dispatch.Refused',
+        `the rollback of workflow ${workflowId} already failed at step ${failed.step_id}; step ${stepId} is left for manual intervention`,
+      );
   }
 
   async function queueFor(step: RunStep): Promise<string> {

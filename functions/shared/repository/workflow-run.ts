@@ -93,6 +93,8 @@ export interface RunStep {
   readonly task_token: string | null;
   /** Agents the step was moved away from, oldest first (core/health.ts, the re-routing rule). */
   readonly rerouted_from: readonly string[];
+  /** The queue the latest execute dispatch went to: where its compensation goes if the agent has left. */
+  readonly queue_url: string | null;
   readonly completed_at: string | null;
   readonly compensated_at: string | null;
   /** The event seq of the step's completion: the rollback's tie-break. */
@@ -596,6 +598,7 @@ function toStep(item: Item): RunStep {
     dispatched_at: (item.dispatched_at as string | null | undefined) ?? null,
     task_token: (item.task_token as string | null | undefined) ?? null,
     rerouted_from: (item.rerouted_from as string[] | undefined) ?? [],
+    queue_url: (item.queue_url as string | null | undefined) ?? null,
     completed_at: (item.completed_at as string | null | undefined) ?? null,
     compensated_at: (item.compensated_at as string | null | undefined) ?? null,
     completion_seq: item.completion_seq === undefined ? null : Number(item.completion_seq),

@@ -368,3 +368,97 @@ describe('wave order', () => {
     expect(afterFailure).toEqual(['w4', 'w3', 'w1', 'w2']);
   });
 });
+
+describe('rollback edges', () => {
+  const compensate = (workflow_id: string, step_id: string) =>
+    engine()(
+      WorkflowOp.parse({
+        op: 'dispatch',
+        action: 'rollback',
+        workflow_id,
+        step_id,
+        task_token: randomUUID(),
+      }),
+    );
+  const failCompensation = (workflow_id: string, step_id: string, error: string) =>
+    engine()(
+      WorkflowOp.parse({
+        op: 'fail',
+        action: 'rollback',
+        workflow_id,
+        step_id,
+        error: { Error: error, Cause: 'test' },
+      }),
+    );
+  const startRollback = (workflow_id: string) =>
+    engine()(
+      WorkflowOp.parse({
+        op: 'plan_rollback',
+        workflow_id,
+        state: {},
+        execution_input: { workflow_id, mode: 'rollback', reason: 'test' },
+      }),
+    );
+
+  it('sends no further compensation once one has failed for good, and reports only the one that failed', async () => {
+    // Prepare
+    const owner = await agent('owner');
+    const id = await createWorkflow([planStep('x', owner), planStep('y', owner)]);
+    for (const stepId of ['x', 'y']) {
+      await dispatch(id, stepId);
+      await succeed(id, stepId);
+    }
+    await startRollback(id);
+    await compensate(id, 'y');
+    await failCompensation(id, 'y', 'Agent.Permanent');
+    sent = [];
+
+    // Act: a runtime that starts the next Map iteration anyway.
+    const refused = await compensate(id, 'x').catch((error: Error) => error);
+    const recorded = await failCompensation(id, 'x', 'Dispatch.Refused');
+
+    // Assess
+    expect(refused).toMatchObject({ name: 'Dispatch.Refused' });
+    expect(recorded).toEqual({ status: 'SUCCEEDED' });
+    expect(sent).toEqual([]);
+    expect((await runs.step(id, 'y')).status).toBe('COMPENSATION_FAILED');
+  });
+
+  it('sends a compensation to the queue the change went to when the agent has left the catalog', async () => {
+    // Prepare
+    const leaving = await agent('leaving');
+    const id = await createWorkflow([planStep('z', leaving)]);
+    await dispatch(id, 'z');
+    await succeed(id, 'z');
+    const queue = queues[leaving];
+    await agents.deregister(leaving);
+    delete queues[leaving];
+    await startRollback(id);
+    sent = [];
+
+    // Act
+    await compensate(id, 'z');
+
+    // Assess
+    const [message] = sent.filter((s) => s.command === 'SendMessageCommand');
+    expect(message?.input.QueueUrl).toBe(queue);
+    expect((await runs.step(id, 'z')).status).toBe('COMPENSATING');
+  });
+
+  it('marks a compensation that could not be sent COMPENSATION_FAILED and reports it for a person', async () => {
+    // Prepare
+    const gone = await agent('gone');
+    const id = await createWorkflow([planStep('q', gone)]);
+    await dispatch(id, 'q');
+    await succeed(id, 'q');
+    await startRollback(id);
+    sent = [];
+
+    // Act
+    const recorded = await failCompensation(id, 'q', 'Dispatch.NoQueue');
+
+    // Assess
+    expect(recorded).toEqual({ status: 'COMPENSATION_FAILED' });
+    expect(sent.filter((s) => s.input.QueueUrl === 'https://sqs.local/000/compensation')).toHaveLength(1);
+  });
+});

@@ -54,6 +54,7 @@ function step(overrides: Partial<RunStep> = {}): RunStep {
     dispatched_at: '2026-11-24T02:01:00.000Z',
     task_token: null,
     rerouted_from: [],
+    queue_url: null,
     completed_at: '2026-11-24T02:02:00.000Z',
     compensated_at: null,
     completion_seq: 2,

@@ -1,0 +1,78 @@
+/**
+ * The chaos runner's target: a deployed stack named by `E2E_OUTPUTS=<outputs file>` (through
+ * test/e2e/target.ts), or the offline runtime booted from cdk.out. Unlike the e2e target it
+ * keeps every stack output, so outputs that target.ts does not name (`SweepFunctionName`) are
+ * found too. Jest-free: it runs under plain `tsx`.
+ */
+import { readFileSync } from 'node:fs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LOCAL_CREDENTIALS } from '#local/runtime/types';
+import { keyFromSecret, signToken } from '#shared/auth/jwt';
+import type { Role } from '#shared/routes';
+import { type AwsAccess, resolveTarget } from '../../test/e2e/target';
+import { bootRuntime } from '../../test/integration/runtime/boot';
+
+export interface ChaosTarget {
+  readonly booted: boolean;
+  /** Every output of the stack, by key. */
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly aws: AwsAccess;
+  url(path: string): string;
+  tokenFor(role: Role, sub: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const TOKEN_TTL_SECONDS = 3_600;
+
+function stackOutputs(file: string): Record<string, string> {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  const stack = Object.values(parsed).find((outputs) => typeof outputs?.RestApiUrl === 'string');
+  if (stack === undefined) throw new Error(`${file} names no stack with a RestApiUrl output`);
+  return stack;
+}
+
+/** Resolves the target from the environment; `stop()` it when done. */
+export async function openChaosTarget(env: NodeJS.ProcessEnv = process.env): Promise<ChaosTarget> {
+  const file = env.E2E_OUTPUTS;
+  if (file) {
+    const target = await resolveTarget(env);
+    return {
+      booted: false,
+      outputs: stackOutputs(file),
+      aws: target.aws,
+      url: target.url,
+      tokenFor: target.tokenFor,
+      stop: target.stop,
+    };
+  }
+  const { runtime } = await bootRuntime();
+  const aws: AwsAccess = {
+    endpoint: runtime.endpoint,
+    region: runtime.region,
+    credentials: LOCAL_CREDENTIALS,
+  };
+  const secrets = new SecretsManagerClient({ ...aws });
+  const base = runtime.outputs.RestApiUrl ?? '';
+  let key: Promise<Uint8Array> | undefined;
+  const signingKey = (): Promise<Uint8Array> => {
+    key ??= secrets
+      .send(new GetSecretValueCommand({ SecretId: runtime.outputs.JwtSecretArn }))
+      .then(({ SecretString }) => {
+        if (!SecretString) throw new Error('the signing secret has no string value');
+        return keyFromSecret(SecretString);
+      });
+    return key;
+  };
+  return {
+    booted: true,
+    outputs: runtime.outputs,
+    aws,
+    url: (path) => `${base}api/orchestrator/${path}`,
+    tokenFor: async (role, sub) =>
+      signToken({ sub, role, ttlSeconds: TOKEN_TTL_SECONDS }, await signingKey()),
+    stop: async () => {
+      secrets.destroy();
+      await runtime.stop();
+    },
+  };
+}
