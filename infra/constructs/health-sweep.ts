@@ -14,7 +14,7 @@ export interface HealthSweepProps {
   /** The single table: agents (heartbeats, circuits) and workflows (their last event). Required. */
   readonly table: OrchestratorTable;
 
-  /** The bus the sweep publishes agent health events to (`agent.unhealthy`, `agent.recovered`). Required. */
+  /** The bus the sweep publishes agent health events to (`agent.unhealthy`). Required. */
   readonly eventBus: events.IEventBus;
 
   /** The recovery state machine: the sweep checks its executions and fails tokens of dead agents. Required. */

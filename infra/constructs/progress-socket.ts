@@ -176,7 +176,7 @@ export class ProgressSocket extends Construct {
     this.rule = new events.Rule(this, 'DomainEventsRule', {
       description: 'Every workflow domain event (C9) to the progress-stream broadcaster',
       eventBus: props.eventBus,
-      // The C9 types only: agent health events (agent.unhealthy, agent.recovered) share the
+      // The C9 types only: agent health events (agent.unhealthy) share the
       // source and the bus, but are no workflow's progress.
       eventPattern: { source: [DOMAIN_EVENT_SOURCE], detailType: [...DomainEventType.options] },
       targets: [new targets.LambdaFunction(this.broadcastFunction.function, { retryAttempts: 2 })],

@@ -135,7 +135,6 @@ describe('progress socket (websocket=true, the default)', () => {
       (rule?.Properties?.EventPattern as { 'detail-type'?: string[] } | undefined)?.['detail-type'] ?? [];
     expect(detailTypes).toContain('workflow.completed');
     expect(detailTypes).not.toContain('agent.unhealthy');
-    expect(detailTypes).not.toContain('agent.recovered');
   });
 
   it('outputs WebSocketUrl (C2) as the stage URL', () => {
