@@ -12,7 +12,16 @@ import { DomainEvent, SocketReply } from '#core/wire';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { keys } from '#shared/table-design';
 import { type PlanStep, planStep, submitPlan } from './plans';
-import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
+import { BOOT_TIMEOUT_MS, readOutputsFile, resolveTarget, type Target } from './target';
+
+/**
+ * A target named by E2E_OUTPUTS whose outputs lack WebSocketUrl (synthesized with
+ * `-c websocket=false`, as on a LocalStack plan without API Gateway v2) has no stream to
+ * follow: the suite then runs one test saying so, in its title, instead of the journeys.
+ * The offline runtime this suite boots otherwise always has one.
+ */
+const OUTPUTS_FILE = process.env.E2E_OUTPUTS;
+const SOCKETLESS = OUTPUTS_FILE ? readOutputsFile(OUTPUTS_FILE).WebSocketUrl === undefined : false;
 
 const RUN = `ps-e2e-${randomUUID().slice(0, 8)}`;
 /** Longest any one wait here may take; each test's own timeout is above it. */
@@ -134,7 +143,8 @@ async function storedEvents(workflowId: string): Promise<DomainEvent[]> {
 const completed = (client: SocketClient, workflowId: string) => () =>
   client.events(workflowId).some((event) => event.type === 'workflow.completed') ? true : undefined;
 
-describe('progress stream', () => {
+/** The suite proper, for a target with a WebSocket API. */
+const streamSuite = (): void => {
   beforeAll(async () => {
     target = await resolveTarget();
     documents = DynamoDBDocumentClient.from(
@@ -357,4 +367,23 @@ describe('progress stream', () => {
     },
     SETTLE_MS + 10_000,
   );
-});
+};
+
+/** What runs instead on a target without a WebSocket API: no hidden skip, the reason in the title. */
+const socketlessSuite = (): void => {
+  it('finds no WebSocketUrl in the outputs file, so progress is followed over REST only', () => {
+    // Act
+    const outputs = readOutputsFile(OUTPUTS_FILE ?? '');
+
+    // Assess
+    expect(outputs.WebSocketUrl).toBeUndefined();
+    expect(outputs.RestApiUrl).toEqual(expect.any(String));
+  });
+};
+
+if (SOCKETLESS)
+  describe(
+    `progress stream (skipped: target has no WebSocketUrl (-c websocket=false) in ${OUTPUTS_FILE})`,
+    socketlessSuite,
+  );
+else describe('progress stream', streamSuite);
