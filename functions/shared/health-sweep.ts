@@ -17,6 +17,8 @@
  *
  * Gauges for the dashboard: `UnhealthyAgents`, `OpenCircuits`, `StalledWorkflows`.
  */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import {
   type CircuitBreakerConfig,
@@ -25,6 +27,7 @@ import {
 } from '#core/circuit-breaker';
 import { heartbeatVerdict, SERVING } from '#core/health';
 import type { AgentHealthEvent } from '#core/wire';
+import { logger, metrics } from '#shared/powertools';
 import type { AgentRepository } from '#shared/repository/agents';
 import { errorName } from '#shared/repository/dynamo-errors';
 import type { RunStep, WorkflowRunRepository } from '#shared/repository/workflow-run';
@@ -139,7 +142,7 @@ export function createSweep(deps: SweepDeps): () => Promise<SweepReport> {
             at,
           })),
         )
-        .catch(() => undefined);
+        .catch((error: unknown) => logger.warn('agent health events not published', { error }));
     }
 
     return {
@@ -153,4 +156,18 @@ export function createSweep(deps: SweepDeps): () => Promise<SweepReport> {
       ).length,
     };
   };
+}
+
+/**
+ * Logs what a sweep did and emits its gauges (EMF): `UnhealthyAgents`, `OpenCircuits`,
+ * `StalledWorkflows` (alarmed on) and `StepsReleased`.
+ */
+export function reportSweep(report: SweepReport): void {
+  for (const agent_id of report.marked_unhealthy) logger.warn('agent marked UNHEALTHY', { agent_id });
+  for (const stalled of report.stalled) logger.warn('workflow stalled', stalled);
+  metrics.addMetric('UnhealthyAgents', MetricUnit.Count, report.unhealthy_agents);
+  metrics.addMetric('OpenCircuits', MetricUnit.Count, report.open_circuits);
+  metrics.addMetric('StalledWorkflows', MetricUnit.Count, report.stalled.length);
+  metrics.addMetric('StepsReleased', MetricUnit.Count, report.released.length);
+  metrics.publishStoredMetrics();
 }

@@ -18,7 +18,8 @@
  *    condition that the status and the number of executions are still those read: a twin
  *    request (same body) joins the same execution, a different one racing it gets 409.
  *    A claim whose StartExecution failed is taken again by the retry (same name and body), or by
- *    any request once it is older than {@link CLAIM_EXPIRY_MS}.
+ *    any request once it is older than {@link CLAIM_EXPIRY_MS}. A twin that arrives after the
+ *    execution was recorded joins it too, while it runs.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -74,6 +75,13 @@ export interface CompensationRequest {
 export interface RunState {
   readonly execution_arn: string | null;
   readonly status: WorkflowStatus;
+}
+
+/** What makes two compensation requests twins: their mode, reason and failure point. */
+function requestHash(request: CompensationRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify([request.mode, request.reason, request.failure_point ?? null]))
+    .digest('hex');
 }
 
 /**
@@ -205,6 +213,8 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
   async function compensate(workflowId: string, request: CompensationRequest): Promise<WorkflowAccepted> {
     const { meta, steps } = await runs.load(workflowId);
     const runArn = runArnOf(workflowId);
+    const joined = await twinInFlight(meta, request);
+    if (joined) return { workflow_id: workflowId, execution_arn: joined, status: 'ROLLING_BACK' };
     if (request.mode === 'rollback') {
       const refusal = rollbackRefusal(meta, steps, request.failure_point);
       if (refusal) throw refusal;
@@ -257,11 +267,22 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
     return withConflictRetry(() => runs.addExecution(workflowId, arn, deps.now().toISOString()));
   }
 
+  /**
+   * A twin (same mode, reason and failure_point) of the request whose compensating execution is
+   * still running joins it, however late it arrives: the answer a twin racing it would get.
+   * @returns that execution's ARN, or undefined when this request is no such twin.
+   */
+  async function twinInFlight(meta: RunMeta, request: CompensationRequest): Promise<string | undefined> {
+    const claimed = meta.raw.compensation_request as { name?: unknown; hash?: unknown } | undefined;
+    const last = meta.executions.at(-1);
+    if (!claimed || !last || claimed.hash !== requestHash(request)) return undefined;
+    if (last !== executionArn(deps.stateMachineArn, String(claimed.name))) return undefined;
+    return (await executionStatus(last)) === 'RUNNING' ? last : undefined;
+  }
+
   /** Claims `name` for this request on META (see the file comment, 3). */
   async function claim(meta: RunMeta, name: string, request: CompensationRequest): Promise<void> {
-    const hash = createHash('sha256')
-      .update(JSON.stringify([request.mode, request.reason, request.failure_point ?? null]))
-      .digest('hex');
+    const hash = requestHash(request);
     const now = deps.now();
     try {
       await withConflictRetry(() =>

@@ -221,6 +221,8 @@ export interface Api {
   readonly workflows: typeof import('#shared/repository/workflows');
   /** Step Functions and SQS, with the recovery state machine and the agent queues. */
   readonly runtime: WorkflowRuntime;
+  /** One run of the scheduled sweep (functions/sweep/handler.ts), as its schedule would start it. */
+  sweep(): Promise<import('#shared/health-sweep').SweepReport>;
   /** Destroys every SDK client the harness and the handlers opened, and stops the runtime. */
   close(): Promise<void>;
 }
@@ -254,6 +256,7 @@ async function buildApi(): Promise<Api> {
   const workflowTask = (await import('../../../functions/workflow/handler')).handler as WorkflowTaskHandler;
   runtime.useWorkflowHandler(workflowTask);
   const authorizer: AuthorizerHandler = (await import('../../../functions/authorizer/handler')).handler;
+  const sweep = (await import('../../../functions/sweep/handler')).handler;
   const entries = await Promise.all(
     Object.entries(FUNCTIONS).map(async ([name, load]) => [name, (await load()).handler] as const),
   );
@@ -335,6 +338,7 @@ async function buildApi(): Promise<Api> {
     clients,
     workflows,
     runtime,
+    sweep,
     close: async () => {
       await runtime.stop();
       for (const [name, value] of Object.entries(previous)) {

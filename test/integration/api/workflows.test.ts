@@ -514,6 +514,25 @@ describe('POST workflows/{id}/rollback', () => {
     expect(errorCode(third)).toBe('WORKFLOW_STATE_CONFLICT');
   });
 
+  it('joins a twin that arrives after the first rollback was recorded to the same running execution', async () => {
+    // Prepare
+    const workflowId = await succeededWorkflow(['late']);
+    const body = { reason: 'double click, slowly' };
+    const first = await post('rollbackWorkflow', workflowId, body);
+
+    // Act
+    const late = await post('rollbackWorkflow', workflowId, body, 'admin');
+    const other = await post('rollbackWorkflow', workflowId, { reason: 'something else' });
+
+    // Assess
+    expect([first.status, late.status]).toEqual([202, 202]);
+    expect(WorkflowAccepted.parse(late.body).execution_arn).toBe(
+      WorkflowAccepted.parse(first.body).execution_arn,
+    );
+    expect(other.status).toBe(409);
+    expect((await readWorkflow(api, workflowId)).executions).toHaveLength(2);
+  });
+
   it('lets only one of two different racing requests start a rollback', async () => {
     // Prepare
     const workflowId = await succeededWorkflow(['y']);
