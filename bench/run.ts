@@ -6,7 +6,7 @@
  *
  *   npm run bench                      # everything, sizes up to 100,000
  *   BENCH_QUICK=1 npm run bench        # sizes capped at 10,000, fewer runs
- *   npm run bench -- --only plan       # one family: triage | classify | plan
+ *   npm run bench -- --only plan       # one family: functions | triage | classify | plan
  *
  * See bench/README.md for what each field means and the measured figures.
  */
@@ -15,6 +15,14 @@ import { classifyIssue } from '#core/classifier';
 import { parseDuration } from '#core/duration';
 import { planSchedule } from '#core/planner';
 import { triageIssues } from '#core/triage';
+import {
+  BUNDLE_TARGET_BYTES,
+  bundleFunction,
+  COLD_INIT_TARGET_MS,
+  coldInit,
+  functionEntries,
+  median,
+} from './functions';
 import {
   BENCH_NOW_MS,
   constrainedLimits,
@@ -188,12 +196,36 @@ export function scalingLine(bench: string, lines: readonly BenchLine[], extra: o
 type Emit = (line: BenchLine) => void;
 
 interface Family {
-  readonly run: (quick: boolean, emit: Emit) => void;
+  readonly run: (quick: boolean, emit: Emit) => void | Promise<void>;
 }
 
 const cap = (sizes: readonly number[], quick: boolean) => sizes.filter((n) => !quick || n <= 10_000);
 
 const FAMILIES: Readonly<Record<string, Family>> = {
+  functions: {
+    async run(quick, emit) {
+      const runs = quick ? 3 : 7;
+      for (const fn of functionEntries()) {
+        info(`function ${fn.name}: bundle, then ${runs} cold loads`);
+        const bundle = await bundleFunction(fn);
+        const init = coldInit(bundle.file, runs);
+        emit({
+          bench: 'function',
+          n: bundle.bytes,
+          median_ms: round(median(init.samples), 1),
+          function: fn.name,
+          bytes: bundle.bytes,
+          gzip_bytes: bundle.gzip_bytes,
+          within_bundle_target: bundle.bytes <= BUNDLE_TARGET_BYTES,
+          cold_init_runs: init.samples.length,
+          cold_init_max_ms: round(Math.max(...init.samples, 0), 1),
+          within_init_target: init.error === undefined && median(init.samples) <= COLD_INIT_TARGET_MS,
+          top: bundle.top,
+          ...(init.error ? { error: init.error } : {}),
+        });
+      }
+    },
+  },
   triage: {
     run(quick, emit) {
       for (const agents of [20, 200]) {
@@ -252,7 +284,7 @@ export function parseOnly(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-function main(argv: readonly string[], quick: boolean): number {
+async function main(argv: readonly string[], quick: boolean): Promise<number> {
   const only = parseOnly(argv);
   if (only !== undefined && !(only in FAMILIES)) {
     process.stderr.write(`unknown bench "${only}"; expected one of: ${Object.keys(FAMILIES).join(', ')}\n`);
@@ -263,10 +295,19 @@ function main(argv: readonly string[], quick: boolean): number {
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
   for (const [name, family] of Object.entries(FAMILIES)) {
-    if (only === undefined || only === name) family.run(quick, emit);
+    if (only === undefined || only === name) await family.run(quick, emit);
   }
   return 0;
 }
 
 // Run only as a script, so the smoke test can import the benches without running them.
-if (require.main === module) process.exitCode = main(process.argv.slice(2), process.env.BENCH_QUICK === '1');
+if (require.main === module)
+  main(process.argv.slice(2), process.env.BENCH_QUICK === '1').then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
