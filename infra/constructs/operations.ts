@@ -28,7 +28,7 @@ export const CUSTOM_METRICS = {
   stalledWorkflows: 'StalledWorkflows',
   /** Agents marked UNHEALTHY; the sweep, each run. */
   unhealthyAgents: 'UnhealthyAgents',
-  /** Agent circuits OPEN or HALF_OPEN; the sweep, each run. */
+  /** Agent circuits OPEN (past-cooldown circuits read HALF_OPEN and are not counted); the sweep, each run. */
   openCircuits: 'OpenCircuits',
   /** Requests refused 429 because the backlog is full; intake and workflows. */
   backlogRejected: 'BacklogRejected',
