@@ -561,6 +561,25 @@ export const WorkflowDetail = z.object({
 });
 export type WorkflowDetail = z.infer<typeof WorkflowDetail>;
 
+/** One workflow in GET workflows: what a list or a dashboard shows without loading its steps. */
+export const WorkflowSummary = z.object({
+  workflow_id: Identifier,
+  status: WorkflowStatus,
+  /** `issues`: POST issues; `plan`: POST workflows. */
+  source: z.enum(['issues', 'plan']),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  completed_at: Timestamp.nullable(),
+  step_count: z.number().int().min(0),
+  steps_succeeded: z.number().int().min(0),
+  completion_percentage: z.number().min(0).max(100),
+});
+export type WorkflowSummary = z.infer<typeof WorkflowSummary>;
+
+/** GET workflows: the newest workflows first, at most `limit`. */
+export const WorkflowList = z.object({ workflows: z.array(WorkflowSummary) });
+export type WorkflowList = z.infer<typeof WorkflowList>;
+
 /** POST workflows/{id}/rollback. */
 export const RollbackRequest = z
   .object({
@@ -849,6 +868,7 @@ export const WIRE_SCHEMAS = {
   AgentTaskMessage,
   WorkflowAccepted,
   WorkflowDetail,
+  WorkflowList,
   RollbackRequest,
   CancelRequest,
   TaskSuccessRequest,

@@ -90,7 +90,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[] = ROUTES): Jso
       version: API_VERSION,
       description:
         'Triage detected issues, route them to recovery agents and run recoveries as workflows. ' +
-        'Every route but health and openapi.json needs `Authorization: Bearer <jwt>`.',
+        'Every route but health, openapi.json and dashboard needs `Authorization: Bearer <jwt>`.',
     },
     // Relative to where this document is served (<stage>/api/orchestrator/openapi.json): the stage root.
     servers: [{ url: '../..', description: 'the API stage this document is served from' }],
@@ -172,9 +172,10 @@ function operation(route: RouteSpec, names: SchemaNames): JsonObject {
         ...(route.success.status === 204
           ? {}
           : {
-              content: {
-                'application/json': { schema: successBody ? ref(successBody) : { type: 'object' } },
-              },
+              content:
+                route.success.contentType === 'text/html'
+                  ? { 'text/html': { schema: { type: 'string' } } }
+                  : { 'application/json': { schema: successBody ? ref(successBody) : { type: 'object' } } },
             }),
       },
       ...Object.fromEntries(

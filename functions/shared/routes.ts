@@ -29,6 +29,8 @@ import {
   TaskSuccessRequest,
   WorkflowAccepted,
   WorkflowDetail,
+  WorkflowList,
+  WorkflowStatus,
 } from '#core/wire';
 
 export const ROLES = ['viewer', 'operator', 'agent', 'admin'] as const;
@@ -44,7 +46,8 @@ export type ApiFunction =
   | 'tasks'
   | 'dlq'
   | 'openapi'
-  | 'health';
+  | 'health'
+  | 'dashboard';
 
 /** Error statuses a route may answer beyond those its shape implies (see openapi.ts). */
 export type ExtraErrorStatus = 404 | 409 | 410;
@@ -71,8 +74,15 @@ export interface RouteSpec {
   readonly query?: z.ZodObject;
   /** Error statuses beyond those the route's shape implies, e.g. 410 for a late task callback. */
   readonly errors?: readonly ExtraErrorStatus[];
-  /** Status code of the success answer, and its body schema (none for 204). */
-  readonly success: { readonly status: 200 | 201 | 202 | 204; readonly body?: z.ZodType };
+  /**
+   * Status code of the success answer, and its body schema (none for 204). `contentType` is
+   * `application/json` unless it says otherwise (the dashboard's page is `text/html`).
+   */
+  readonly success: {
+    readonly status: 200 | 201 | 202 | 204;
+    readonly body?: z.ZodType;
+    readonly contentType?: 'application/json' | 'text/html';
+  };
   /** Requires the `Idempotency-Key` header. */
   readonly idempotent?: boolean;
   /**
@@ -96,6 +106,15 @@ export const DeadLetterQuery = z
   })
   .strict();
 export type DeadLetterQuery = z.infer<typeof DeadLetterQuery>;
+
+/** GET workflows: how many (newest first), and optionally only those in one status. */
+export const WorkflowListQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+    status: WorkflowStatus.optional(),
+  })
+  .strict();
+export type WorkflowListQuery = z.infer<typeof WorkflowListQuery>;
 
 export const API_BASE_PATH = 'api/orchestrator';
 
@@ -192,6 +211,17 @@ export const ROUTES: readonly RouteSpec[] = [
     success: { status: 202, body: WorkflowAccepted },
     idempotent: true,
     backpressure: true,
+  },
+  {
+    method: 'GET',
+    path: 'workflows',
+    function: 'workflows',
+    operationId: 'listWorkflows',
+    summary:
+      'The newest workflows first (at most `limit`, optionally one `status`): status and completion, without their steps.',
+    roles: READERS,
+    query: WorkflowListQuery,
+    success: { status: 200, body: WorkflowList },
   },
   {
     method: 'GET',
@@ -318,6 +348,16 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'This API as an OpenAPI 3.1 document.',
     roles: [],
     success: { status: 200 },
+  },
+  {
+    method: 'GET',
+    path: 'dashboard',
+    function: 'dashboard',
+    operationId: 'dashboard',
+    summary:
+      'The live dashboard: one static HTML page with its script inlined. It holds no data; it asks for a token and calls this API.',
+    roles: [],
+    success: { status: 200, contentType: 'text/html' },
   },
 ];
 

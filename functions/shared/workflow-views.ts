@@ -13,6 +13,7 @@ import type {
   WorkflowDetail,
   WorkflowStatus,
   WorkflowStep,
+  WorkflowSummary,
 } from '#core/wire';
 import type { RunMeta, RunStep } from '#shared/repository/workflow-run';
 
@@ -112,6 +113,26 @@ export function executionResult(meta: RunMeta, steps: readonly RunStep[]): Execu
   };
 }
 
+/** Succeeded steps over all steps, in percent with one decimal; 0 for a workflow without steps. */
+function completionOf(meta: RunMeta): number {
+  return meta.step_count === 0 ? 0 : Math.round((1000 * meta.steps_succeeded) / meta.step_count) / 10;
+}
+
+/** One entry of GET workflows, from the META item alone. */
+export function workflowSummary(meta: RunMeta): WorkflowSummary {
+  return {
+    workflow_id: meta.workflow_id,
+    status: meta.status,
+    source: meta.source,
+    created_at: meta.created_at,
+    updated_at: meta.updated_at,
+    completed_at: meta.completed_at,
+    step_count: meta.step_count,
+    steps_succeeded: meta.steps_succeeded,
+    completion_percentage: completionOf(meta),
+  };
+}
+
 export function workflowDetail(meta: RunMeta, steps: readonly RunStep[]): WorkflowDetail {
   return {
     workflow_id: meta.workflow_id,
@@ -121,8 +142,7 @@ export function workflowDetail(meta: RunMeta, steps: readonly RunStep[]): Workfl
     updated_at: meta.updated_at,
     execution_arn: meta.execution_arn,
     executions: [...meta.executions],
-    completion_percentage:
-      meta.step_count === 0 ? 0 : Math.round((1000 * meta.steps_succeeded) / meta.step_count) / 10,
+    completion_percentage: completionOf(meta),
     steps: steps.map(workflowStep),
     result: executionResult(meta, steps),
   };

@@ -1,12 +1,18 @@
 /**
  * Workflows: POST workflows (plan a caller's RecoveryWorkflowRequest, store it and start its
- * run), GET workflows/{id}, POST workflows/{id}/rollback and POST workflows/{id}/cancel (start a
- * compensating execution; see workflow-control.ts). One function; the router dispatches on the
- * route API Gateway matched.
+ * run), GET workflows (the newest first), GET workflows/{id}, POST workflows/{id}/rollback and
+ * POST workflows/{id}/cancel (start a compensating execution; see workflow-control.ts). One
+ * function; the router dispatches on the route API Gateway matched.
  */
 import * as z from 'zod';
 import { optimizeResources } from '#core/triage';
-import type { CancelRequest, RecoveryWorkflowRequest, RollbackRequest, WorkflowAccepted } from '#core/wire';
+import type {
+  CancelRequest,
+  RecoveryWorkflowRequest,
+  RollbackRequest,
+  WorkflowAccepted,
+  WorkflowList,
+} from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
 import { backlogGateFromEnv } from '#shared/backpressure';
 import { documentClient, dynamodb, sfn } from '#shared/clients';
@@ -18,8 +24,9 @@ import { AgentRepository } from '#shared/repository/agents';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
+import type { WorkflowListQuery } from '#shared/routes';
 import { createWorkflowControl } from '#shared/workflow-control';
-import { systemProgress, workflowDetail, workflowProgress } from '#shared/workflow-views';
+import { systemProgress, workflowDetail, workflowProgress, workflowSummary } from '#shared/workflow-views';
 
 const config = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
 const { TABLE_NAME, STATE_MACHINE_ARN } = config;
@@ -98,6 +105,14 @@ const startWorkflow = httpHandler<RecoveryWorkflowRequest>(
   { idempotency },
 );
 
+const listWorkflows = httpHandler<undefined, WorkflowListQuery>(
+  routeById('listWorkflows'),
+  async ({ query }) => {
+    const body: WorkflowList = { workflows: (await runs.listRecent(query)).map(workflowSummary) };
+    return { body };
+  },
+);
+
 const getWorkflow = httpHandler(routeById('getWorkflow'), async (request) => {
   const { meta, steps } = await runs.load(workflowId(request));
   return { body: { ...workflowDetail(meta, steps), execution_arn: control.recordedRun(meta) } };
@@ -137,6 +152,7 @@ const getProgress = httpHandler(routeById('getProgress'), async () => {
 
 export const handler = httpRouter([
   startWorkflow,
+  listWorkflows,
   getWorkflow,
   getWorkflowProgress,
   getProgress,

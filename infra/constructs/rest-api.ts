@@ -11,6 +11,7 @@ import { WIRE_SCHEMAS } from '#core/wire';
 import { DEFAULT_BACKLOG_RETRY_AFTER_SECONDS, DEFAULT_MAX_BACKLOG_ISSUES } from '#shared/config';
 import { API_BASE_PATH, type ApiFunction, ROUTES, type RouteSpec } from '#shared/routes';
 import type { AgentQueue } from './agent-queue';
+import { bundleDashboard, type DashboardBundle } from './dashboard-bundle';
 import type { JwtSigningKey } from './jwt-signing-key';
 import { type LogLevel, OrchestratorFunction } from './orchestrator-function';
 import type { OrchestratorTable } from './orchestrator-table';
@@ -27,6 +28,7 @@ const TABLE_ACCESS: Readonly<Record<ApiFunction, 'none' | 'read' | 'readWrite'>>
   dlq: 'none',
   openapi: 'none',
   health: 'none',
+  dashboard: 'none',
 };
 
 const FUNCTION_DESCRIPTIONS: Readonly<Record<ApiFunction, string>> = {
@@ -39,6 +41,7 @@ const FUNCTION_DESCRIPTIONS: Readonly<Record<ApiFunction, string>> = {
   dlq: 'Dead letters: peek at the agent and compensation DLQs, redrive agent DLQs',
   openapi: 'GET openapi.json: the OpenAPI 3.1 document',
   health: 'GET health: liveness',
+  dashboard: 'GET dashboard: the live dashboard page (static HTML, script inlined)',
 };
 
 /** Why a function's role holds a `*` resource beyond X-Ray; listed in infra/README.md. */
@@ -226,6 +229,8 @@ export class OrchestratorRestApi extends Construct {
   readonly accessLogGroup: logs.LogGroup;
   /** Methods by `<METHOD> <path>`, e.g. `POST issues`. */
   readonly methods: ReadonlyMap<string, apigw.Method>;
+  /** The dashboard page esbuild built for the `dashboard` function, with its sizes. */
+  readonly dashboardBundle: DashboardBundle;
 
   constructor(scope: Construct, id: string, props: OrchestratorRestApiProps) {
     super(scope, id);
@@ -284,6 +289,8 @@ export class OrchestratorRestApi extends Construct {
     });
 
     // ------------------------------------------------------------ functions
+    // Before the functions: the dashboard function's bundle imports the page this writes.
+    this.dashboardBundle = bundleDashboard();
     const corsEnvironment = { CORS_ALLOWED_ORIGINS: corsAllowOrigins.join(',') };
     const functions = {} as Record<ApiFunction, OrchestratorFunction>;
     for (const name of Object.keys(TABLE_ACCESS) as ApiFunction[]) {
@@ -311,6 +318,8 @@ export class OrchestratorRestApi extends Construct {
     };
     for (const fn of [functions.intake, functions.workflows])
       for (const [key, value] of Object.entries(backpressureEnvironment)) fn.addEnvironment(key, value);
+    // Empty until connectProgressSocket: the page then polls.
+    functions.dashboard.addEnvironment('WEBSOCKET_URL', '');
     functions.agents.addEnvironment(
       'CIRCUIT_BREAKER',
       JSON.stringify(props.circuitBreaker ?? DEFAULT_CIRCUIT_CONFIG),
@@ -410,7 +419,7 @@ export class OrchestratorRestApi extends Construct {
     Validations.of(this.api.deploymentStage).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason:
-        'A WAFv2 web ACL is out of scope for this release: the stage is throttled, every route but health and openapi.json needs a JWT, and bodies are validated at the edge. Associate a web ACL with the stage where the account runs one.',
+        'A WAFv2 web ACL is out of scope for this release: the stage is throttled, every route but health, openapi.json and dashboard needs a JWT, and bodies are validated at the edge. Associate a web ACL with the stage where the account runs one.',
     });
     if (executionLoggingLevel === apigw.MethodLoggingLevel.OFF) {
       Validations.of(this.api.deploymentStage).acknowledge({
@@ -487,6 +496,17 @@ export class OrchestratorRestApi extends Construct {
     );
   }
 
+  /**
+   * Tells the dashboard page where the progress stream is (env `WEBSOCKET_URL` of `dashboard`).
+   * Without it the page polls. No cycle: the socket needs only the authorizer function, never
+   * the REST API, and the page's URL is an environment variable of a function the API calls.
+   * @example
+   * api.connectProgressSocket(socket.url);
+   */
+  connectProgressSocket(websocketUrl: string): void {
+    this.functions.dashboard.addEnvironment('WEBSOCKET_URL', websocketUrl);
+  }
+
   /** The stage URL: `https://<id>.execute-api.<region>.amazonaws.com/<stage>/`. Routes are appended. */
   get url(): string {
     return this.api.url;
@@ -497,7 +517,10 @@ export class OrchestratorRestApi extends Construct {
 function acknowledgeAuthorization(method: apigw.Method, route: RouteSpec, isPublic: boolean): void {
   const where = `${route.method} ${API_BASE_PATH}/${route.path}`;
   if (isPublic) {
-    const reason = `${where} is public by contract C3: liveness probes and API clients read it without a token, and it returns no stored data.`;
+    const reason =
+      route.function === 'dashboard'
+        ? `${where} is public so a browser can load the page before the operator enters a token: it is static, holds no data and no secret, and every call it makes carries that token.`
+        : `${where} is public by contract C3: liveness probes and API clients read it without a token, and it returns no stored data.`;
     Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
     Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
     return;

@@ -178,6 +178,7 @@ export class OrchestratorStack extends Stack {
         logLevel: props.logLevel,
         removalPolicy,
       });
+      this.restApi.connectProgressSocket(this.progressSocket.url);
       new CfnOutput(this, 'WebSocketUrl', {
         value: this.progressSocket.url,
         description: 'Progress stream (C9): connect with ?token=<jwt>, then send {"action":"subscribe",...}',
@@ -226,6 +227,11 @@ export class OrchestratorStack extends Stack {
     new CfnOutput(this, 'RestApiUrl', {
       value: this.restApi.url,
       description: 'REST API stage URL, ending in "/"; routes are appended (api/orchestrator/...)',
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `${this.restApi.url}api/orchestrator/dashboard`,
+      description:
+        'The live dashboard (public page; it asks for a token): workflows, steps, agents, dead letters',
     });
     new CfnOutput(this, 'RecoveryStateMachineArn', {
       value: this.recovery.stateMachineArn,

@@ -24,7 +24,17 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 
-export const SYNTH_INPUTS = ['functions', 'infra', 'statemachines', 'cdk.json', 'package-lock.json'] as const;
+export const SYNTH_INPUTS = [
+  'functions',
+  'agents',
+  'dashboard',
+  'infra',
+  'statemachines',
+  'cdk.json',
+  'package-lock.json',
+] as const;
+/** Files synthesis itself writes (the dashboard page): hashing them would make every synth stale the next. */
+const GENERATED_FILE = /\.generated\.js$/;
 const SKIPPED_DIRECTORIES = new Set(['node_modules', '.git', 'cdk.out', 'coverage']);
 const LOCK_STALE_MS = 5 * 60_000;
 const LOCK_WAIT_MS = 3 * 60_000;
@@ -85,7 +95,7 @@ function collectFiles(path: string, into: string[]): void {
   if (!existsSync(path)) return;
   const stats = statSync(path);
   if (stats.isFile()) {
-    into.push(path);
+    if (!GENERATED_FILE.test(path)) into.push(path);
     return;
   }
   if (!stats.isDirectory()) return;

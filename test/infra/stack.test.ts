@@ -34,6 +34,7 @@ const FUNCTION_PATHS = {
   dlq: 'RestApi/DlqFunction',
   openapi: 'RestApi/OpenapiFunction',
   health: 'RestApi/HealthFunction',
+  dashboard: 'RestApi/DashboardFunction',
   authorizer: 'RestApi/AuthorizerFunction',
   'rotate-signing-key': 'JwtSigningKey/RotationFunction',
   workflow: 'Recovery/WorkflowFunction',
@@ -187,7 +188,7 @@ describe('cdk-nag AwsSolutions', () => {
     for (const rule of acknowledged) expect(rule.reason.length).toBeGreaterThan(40);
   });
 
-  it('acknowledges APIG4 (no authorization) on the two public methods only', () => {
+  it('acknowledges APIG4 (no authorization) on the three public methods only', () => {
     const apig4 = Object.values(json.Resources)
       .filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
       .filter((resource) =>
@@ -199,7 +200,7 @@ describe('cdk-nag AwsSolutions', () => {
           .includes('AwsSolutions-APIG4'),
       )
       .map((resource) => cdkPath(resource).split('/').slice(-3, -1).join(' '));
-    expect(apig4.sort()).toEqual(['health GET', 'openapi.json GET']);
+    expect(apig4.sort()).toEqual(['dashboard GET', 'health GET', 'openapi.json GET']);
   });
 });
 
@@ -404,7 +405,14 @@ describe('IAM', () => {
       for (const write of writes) expect(actions).not.toContain(write);
       expect(envOf(name).TABLE_NAME).toEqual({ Ref: logicalIdAt('Table/Table/Resource') });
     }
-    for (const name of ['health', 'openapi', 'dlq', 'authorizer', 'rotate-signing-key'] as const) {
+    for (const name of [
+      'health',
+      'openapi',
+      'dashboard',
+      'dlq',
+      'authorizer',
+      'rotate-signing-key',
+    ] as const) {
       expect(
         actionsOf(statements, roleIdOf(name)).filter((action) => action.startsWith('dynamodb:')),
       ).toEqual([]);
@@ -594,11 +602,11 @@ describe('the REST API', () => {
     }
   });
 
-  it('puts the JWT authorizer on every method except health and openapi.json', () => {
+  it('puts the JWT authorizer on every method except health, openapi.json and dashboard', () => {
     const authorizerId = logicalIdAt('RestApi/Authorizer/Resource');
     for (const route of ROUTES) {
       const props = methodFor(route.method, route.path).Properties ?? {};
-      if (route.path === 'health' || route.path === 'openapi.json') {
+      if (route.path === 'health' || route.path === 'openapi.json' || route.path === 'dashboard') {
         expect(route.roles).toEqual([]);
         expect(props.AuthorizationType).toBe('NONE');
         expect(props.AuthorizerId).toBeUndefined();
@@ -649,19 +657,25 @@ describe('the REST API', () => {
     expect(models.size).toBe(new Set(ROUTES.map((r) => r.request).filter(Boolean)).size);
   });
 
-  it('requires the Idempotency-Key header on idempotent routes only, and lists the query parameters of GET dlq', () => {
+  it('requires the Idempotency-Key header on idempotent routes only, and lists the query parameters of GET dlq and GET workflows', () => {
+    const queryParameters: Record<string, Record<string, boolean>> = {
+      'GET dlq': { 'method.request.querystring.queue': false, 'method.request.querystring.limit': false },
+      'GET workflows': {
+        'method.request.querystring.limit': false,
+        'method.request.querystring.status': false,
+      },
+    };
     for (const route of ROUTES) {
       const params = methodFor(route.method, route.path).Properties?.RequestParameters;
       if (route.idempotent) expect(params).toEqual({ 'method.request.header.Idempotency-Key': true });
-      else if (route.query)
-        expect(params).toEqual({
-          'method.request.querystring.queue': false,
-          'method.request.querystring.limit': false,
-        });
+      else if (route.query) expect(params).toEqual(queryParameters[`${route.method} ${route.path}`]);
       else expect(params).toBeUndefined();
     }
     expect(ROUTES.filter((r) => r.idempotent).map((r) => r.path)).toEqual(['issues', 'workflows']);
-    expect(ROUTES.filter((r) => r.query).map((r) => `${r.method} ${r.path}`)).toEqual(['GET dlq']);
+    expect(ROUTES.filter((r) => r.query).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET workflows',
+      'GET dlq',
+    ]);
   });
 
   it('serves stage v1 with throttling, metrics, tracing and JSON access logs', () => {

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import {
   GetCommand,
+  QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
   UpdateCommand,
@@ -250,6 +251,39 @@ export class WorkflowRunRepository {
       limit,
     );
     return items.slice(0, limit).map(toMeta);
+  }
+
+  /**
+   * The newest workflows first (GSI1 `WORKFLOWS`, sorted by creation time), at most `limit`.
+   * Without `status` it reads exactly the newest `limit`; with one, a single page of at most
+   * the newest `scanLimit` workflows is filtered, so the read stays bounded however few match.
+   */
+  async listRecent(
+    options: { readonly limit: number; readonly status?: WorkflowStatus },
+    scanLimit = 1000,
+  ): Promise<RunMeta[]> {
+    const { limit, status } = options;
+    const input: QueryCommandInput = {
+      TableName: this.#table,
+      IndexName: GSI1.indexName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': GSI1.partitionKey },
+      ExpressionAttributeValues: { ':pk': GSI1_PARTITIONS.workflows },
+      ScanIndexForward: false,
+    };
+    if (!status) return (await this.#queryAll({ ...input, Limit: limit }, limit)).slice(0, limit).map(toMeta);
+    const page = await this.#db
+      .send(
+        new QueryCommand({
+          ...input,
+          FilterExpression: '#status = :status',
+          ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#status': 'status' },
+          ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ':status': status },
+          Limit: scanLimit,
+        }),
+      )
+      .catch((error: unknown) => Promise.reject(asThrottled(error)));
+    return (page.Items ?? []).slice(0, limit).map(toMeta);
   }
 
   /** Events with seq > sinceSeq, oldest first. */

@@ -162,7 +162,7 @@ describe('the matrix', () => {
   it('covers every route in ROUTES, split into protected and public ones', () => {
     // Assess
     expect(protectedRoutes.length + publicRoutes.length).toBe(ROUTES.length);
-    expect(publicRoutes.map(label).sort()).toEqual(['GET health', 'GET openapi.json']);
+    expect(publicRoutes.map(label).sort()).toEqual(['GET dashboard', 'GET health', 'GET openapi.json']);
     expect(roleCases).toHaveLength(protectedRoutes.length * ROLES.length);
   });
 
@@ -180,6 +180,7 @@ describe('the matrix', () => {
       'POST agents/{id}/heartbeat': 'agent admin',
       'POST resources/optimize': 'operator admin',
       'POST workflows': 'operator admin',
+      'GET workflows': 'viewer operator agent admin',
       'GET workflows/{id}': 'viewer operator agent admin',
       'GET workflows/{id}/progress': 'viewer operator agent admin',
       'GET progress': 'viewer operator agent admin',
@@ -192,6 +193,7 @@ describe('the matrix', () => {
       'POST dlq/redrive': 'admin',
       'GET health': 'public',
       'GET openapi.json': 'public',
+      'GET dashboard': 'public',
     });
     expect(ROUTES.filter((route) => route.agentSelfOnly).map(label)).toEqual([
       'POST agents',
@@ -291,7 +293,9 @@ describe.each(publicRoutes.map((route) => ({ route, name: label(route) })))('pub
 
       // Assess
       expect(answer.status).toBe(200);
-      expect(answer.body).toEqual(expect.any(Object));
+      expect(answer.body).toEqual(
+        route.success.contentType === 'text/html' ? expect.stringContaining('</html>') : expect.any(Object),
+      );
     },
   );
 });

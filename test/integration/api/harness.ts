@@ -201,7 +201,7 @@ export interface ApiRequest {
 export interface ApiAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | number | boolean>>;
-  /** The parsed JSON body; undefined for an empty one. */
+  /** The parsed JSON body; undefined for an empty one; the text itself for any other content type. */
   readonly body: unknown;
 }
 
@@ -237,7 +237,16 @@ const FUNCTIONS: Readonly<Record<ApiFunction, () => Promise<{ handler: ProxyHand
   dlq: () => import('../../../functions/dlq/handler'),
   openapi: () => import('../../../functions/openapi/handler'),
   health: () => import('../../../functions/health/handler'),
+  // The page it serves is generated at synth (infra/constructs/dashboard-bundle.ts); build it first.
+  dashboard: async () => {
+    (await import('../../../infra/constructs/dashboard-bundle')).bundleDashboard();
+    process.env.WEBSOCKET_URL ??= DASHBOARD_WEBSOCKET_URL;
+    return import('../../../functions/dashboard/handler');
+  },
 };
+
+/** What the dashboard function is told the progress socket's URL is (env `WEBSOCKET_URL`). */
+export const DASHBOARD_WEBSOCKET_URL = `wss://itsocket01.execute-api.${REGION}.amazonaws.com/${STAGE}`;
 
 let api: Promise<Api> | undefined;
 
@@ -328,7 +337,12 @@ async function buildApi(): Promise<Api> {
     return {
       status: result.statusCode,
       headers: result.headers ?? {},
-      body: result.body === '' ? undefined : JSON.parse(result.body),
+      body:
+        result.body === ''
+          ? undefined
+          : /^text\//.test(String(result.headers?.['content-type'] ?? ''))
+            ? result.body
+            : JSON.parse(result.body),
     };
   };
 
