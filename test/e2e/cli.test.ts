@@ -73,6 +73,12 @@ beforeAll(async () => {
     JSON.stringify({ MasterOrchestrator: { ...target.outputs, WebSocketUrl: undefined } }),
   );
   const { ORCHESTRATOR_TOKEN: _ignored, ...inherited } = process.env;
+  // A service-specific endpoint (another project's setup may have set AWS_ENDPOINT_URL_SECRETS_MANAGER)
+  // would win over AWS_ENDPOINT_URL and point the CLI at some other emulator.
+  const serviceEndpoints = target.booted
+    ? Object.keys(inherited).filter((k) => k.startsWith('AWS_ENDPOINT_URL_'))
+    : [];
+  for (const name of serviceEndpoints) delete inherited[name];
   env = {
     ...inherited,
     NO_COLOR: '1',
