@@ -17,6 +17,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { IntakeAccepted, WorkflowAccepted, WorkflowDetail, type WorkflowStatus } from '#core/wire';
+import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { assignFaults, buildPlan, type ChaosPlan, FAULT_CLASSES, type FaultClass } from './plans';
 import { type ChaosTarget, openChaosTarget } from './target';
@@ -46,13 +47,7 @@ export interface ChaosOptions {
   readonly target?: ChaosTarget;
 }
 
-const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
-  'SUCCEEDED',
-  'FAILED',
-  'ROLLED_BACK',
-  'ROLLBACK_FAILED',
-  'CANCELLED',
-]);
+const TERMINAL: ReadonlySet<WorkflowStatus> = new Set(TERMINAL_WORKFLOW_STATUSES);
 /** A step left in one of these in a terminal workflow: a task message nobody accounted for. */
 const IN_FLIGHT = new Set(['DISPATCHED', 'RUNNING', 'COMPENSATING']);
 /** Steps a rollback leaves alone: they never started. */

@@ -9,7 +9,16 @@
  * without I/O; the `workflow` Lambda applies them to DynamoDB.
  */
 import { parseDuration } from './duration';
-import type { StepStatus } from './wire';
+import type { StepStatus, WorkflowStatus } from './wire';
+
+/** The statuses a workflow ends in; nothing changes it after one of these but a new rollback. */
+export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'ROLLED_BACK',
+  'ROLLBACK_FAILED',
+  'CANCELLED',
+];
 
 // ---------------------------------------------------------------- timers
 

@@ -15,15 +15,10 @@ import type {
   WorkflowStep,
   WorkflowSummary,
 } from '#core/wire';
+import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import type { RunMeta, RunStep } from '#shared/repository/workflow-run';
 
-const TERMINAL: ReadonlySet<WorkflowStatus> = new Set([
-  'SUCCEEDED',
-  'FAILED',
-  'ROLLED_BACK',
-  'ROLLBACK_FAILED',
-  'CANCELLED',
-]);
+const TERMINAL: ReadonlySet<WorkflowStatus> = new Set(TERMINAL_WORKFLOW_STATUSES);
 
 /** The steps as the rollback planner (`functions/core/rollback.ts`) sees them. */
 export function rollbackSteps(steps: readonly RunStep[]): RollbackStep[] {

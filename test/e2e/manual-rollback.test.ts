@@ -7,18 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { WorkflowAccepted, WorkflowDetail, type WorkflowStatus } from '#core/wire';
+import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const RUN = `mr-e2e-${randomUUID().slice(0, 8)}`;
-const TERMINAL: readonly WorkflowStatus[] = [
-  'SUCCEEDED',
-  'FAILED',
-  'ROLLED_BACK',
-  'ROLLBACK_FAILED',
-  'CANCELLED',
-];
+const TERMINAL = TERMINAL_WORKFLOW_STATUSES;
 /** Longest any one wait here may take; each test's own timeout is above it. */
 const SETTLE_MS = 90_000;
 

@@ -32,8 +32,8 @@ import {
   type RecoveryWorkflowRequest,
   RedriveResult,
   WorkflowDetail,
-  type WorkflowStatus,
 } from '#core/wire';
+import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { registerReferenceAgents } from '#local/reference-agents';
 import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
@@ -41,13 +41,7 @@ import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 const run = promisify(execFile);
 const RUN = `wf-e2e-${randomUUID().slice(0, 8)}`;
 const SAMPLES = join(__dirname, '..', '..', 'events', 'samples');
-const TERMINAL: readonly WorkflowStatus[] = [
-  'SUCCEEDED',
-  'FAILED',
-  'ROLLED_BACK',
-  'ROLLBACK_FAILED',
-  'CANCELLED',
-];
+const TERMINAL = TERMINAL_WORKFLOW_STATUSES;
 /** Longest any one workflow here may take; each test's own timeout is above it. */
 const SETTLE_MS = 90_000;
 
