@@ -279,3 +279,24 @@ function longestRemainingPath(facts: readonly StepFacts[]): number {
   for (let i = 0; i < n; i += 1) longest = Math.max(longest, (waitedFor[i] ?? 0) + (base[i] ?? 0));
   return longest;
 }
+
+/**
+ * A live event's ETA from the workflow's observed throughput: the time per succeeded step so
+ * far (wall time since the run started over steps done, so parallelism counts), times the
+ * steps left. Null before the first step succeeds (nothing observed yet) and once all have.
+ * GET workflows/{id}/progress gives the fuller estimate (planned durations, agents at work).
+ * @example
+ * throughputEta('2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', 2, 6) // '2026-01-01T00:03:00.000Z'
+ */
+export function throughputEta(
+  started_at: string | null,
+  now: string,
+  succeeded: number,
+  total: number,
+): string | null {
+  if (started_at === null || succeeded <= 0 || succeeded >= total) return null;
+  const now_ms = Date.parse(now);
+  const elapsed = now_ms - Date.parse(started_at);
+  if (!Number.isFinite(elapsed) || elapsed < 0) return null;
+  return new Date(now_ms + (elapsed / succeeded) * (total - succeeded)).toISOString();
+}

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { computeProgress, type ProgressStep } from '#core/progress';
+import { computeProgress, type ProgressStep, throughputEta } from '#core/progress';
 import { ProgressReport, StepStatus } from '#core/wire';
 
 const NOW = Date.parse('2025-01-01T00:00:00.000Z');
@@ -575,5 +575,25 @@ describe('computeProgress', () => {
         }),
       );
     });
+  });
+});
+
+describe('throughputEta', () => {
+  it('projects the time per succeeded step so far over the steps left', () => {
+    // Act / Assess
+    expect(throughputEta('2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', 2, 6)).toBe(
+      '2026-01-01T00:03:00.000Z',
+    );
+    expect(throughputEta('2026-01-01T00:00:00Z', '2026-01-01T00:00:10Z', 9, 10)).toBe(
+      new Date(Date.parse('2026-01-01T00:00:10Z') + 10_000 / 9).toISOString(),
+    );
+  });
+
+  it('is null before anything succeeded, once everything has, and without a start', () => {
+    // Act / Assess
+    expect(throughputEta('2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', 0, 6)).toBeNull();
+    expect(throughputEta('2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', 6, 6)).toBeNull();
+    expect(throughputEta(null, '2026-01-01T00:01:00Z', 2, 6)).toBeNull();
+    expect(throughputEta('2026-01-01T00:02:00Z', '2026-01-01T00:01:00Z', 2, 6)).toBeNull();
   });
 });

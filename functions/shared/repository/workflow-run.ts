@@ -19,6 +19,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { throughputEta } from '#core/progress';
 import type { AgentAction, DomainEvent, DomainEventType, StepStatus, WorkflowStatus } from '#core/wire';
 import { decideTransition, STEP_TRANSITIONS, type StepTransition } from '#core/workflow';
 import { ConflictError, NotFoundError } from '#shared/errors';
@@ -346,6 +347,10 @@ export class WorkflowRunRepository {
         seq,
         at: change.now,
         completion_percentage: percentage(succeeded, meta.step_count),
+        eta_completion:
+          meta.status === 'RUNNING'
+            ? throughputEta(meta.started_at, change.now, succeeded, meta.step_count)
+            : null,
       });
       const set: Item = { ...change.set?.(step), status: to, updated_at: change.now };
       if (to === 'SUCCEEDED' || to === 'FAILED' || to === 'TIMED_OUT') set.completion_seq = seq;

@@ -167,6 +167,15 @@ describe('workflow engine', () => {
       [6, 'workflow.completed'],
     ]);
     expect(events.at(-1)).toMatchObject({ status: 'SUCCEEDED', completion_percentage: 100 });
+    // ETA by throughput: known once a step has succeeded (no time has passed on this clock), gone when all have.
+    expect(events.map((e) => e.eta_completion)).toEqual([
+      null,
+      null,
+      NOW.toISOString(),
+      NOW.toISOString(),
+      null,
+      null,
+    ]);
     expect(published).toEqual(events);
     const { meta, steps } = await runs.load(id);
     expect(meta.executions).toEqual([`arn:exec:${id}`]);
