@@ -6,7 +6,7 @@
  *
  *   npm run bench                      # everything, sizes up to 100,000
  *   BENCH_QUICK=1 npm run bench        # sizes capped at 10,000, fewer runs
- *   npm run bench -- --only plan       # one family: functions | triage | classify | plan
+ *   npm run bench -- --only plan       # one family: decisions | functions | triage | classify | plan
  *
  * See bench/README.md for what each field means and the measured figures.
  */
@@ -15,6 +15,7 @@ import { classifyIssue } from '#core/classifier';
 import { parseDuration } from '#core/duration';
 import { planSchedule } from '#core/planner';
 import { triageIssues } from '#core/triage';
+import { benchDecisions } from './decisions';
 import {
   BUNDLE_TARGET_BYTES,
   bundleFunction,
@@ -202,6 +203,9 @@ interface Family {
 const cap = (sizes: readonly number[], quick: boolean) => sizes.filter((n) => !quick || n <= 10_000);
 
 const FAMILIES: Readonly<Record<string, Family>> = {
+  decisions: {
+    run: (quick, emit) => benchDecisions(quick, emit, info),
+  },
   functions: {
     async run(quick, emit) {
       const runs = quick ? 3 : 7;

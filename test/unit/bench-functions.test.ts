@@ -1,4 +1,5 @@
 import type { Metafile } from 'esbuild';
+import { percentile } from '../../bench/decisions';
 import {
   bundleFunction,
   coldInit,
@@ -71,4 +72,14 @@ describe('bench functions', () => {
     expect(bundle.top.length).toBeGreaterThan(0);
     expect(init).toEqual({ samples: [expect.any(Number)] });
   }, 60_000);
+});
+
+describe('bench decisions', () => {
+  it('takes a nearest-rank percentile of sorted samples', () => {
+    // Act / Assess
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.5)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99)).toBe(10);
+    expect(percentile([7], 0.5)).toBe(7);
+    expect(percentile([], 0.5)).toBeNaN();
+  });
 });
