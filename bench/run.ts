@@ -6,7 +6,7 @@
  *
  *   npm run bench                      # everything, sizes up to 100,000
  *   BENCH_QUICK=1 npm run bench        # sizes capped at 10,000, fewer runs
- *   npm run bench -- --only plan       # one family: decisions | functions | triage | classify | plan
+ *   npm run bench -- --only plan       # one family: decisions | overhead | functions | triage | classify | plan
  *
  * See bench/README.md for what each field means and the measured figures.
  */
@@ -32,6 +32,7 @@ import {
   generateIssues,
   generateTriageRequest,
 } from './generate';
+import { benchOverhead } from './overhead';
 
 /** One C1 line: the three contract keys first, then whatever the bench adds. */
 export interface BenchLine {
@@ -205,6 +206,9 @@ const cap = (sizes: readonly number[], quick: boolean) => sizes.filter((n) => !q
 const FAMILIES: Readonly<Record<string, Family>> = {
   decisions: {
     run: (quick, emit) => benchDecisions(quick, emit, info),
+  },
+  overhead: {
+    run: (quick, emit) => benchOverhead(quick, emit, info),
   },
   functions: {
     async run(quick, emit) {

@@ -1,0 +1,127 @@
+/**
+ * The `overhead` bench (issue 10, part 2): what the orchestration layer adds to a recovery.
+ * N workflows at once, each a chain of M steps on the reference agents, whose every step
+ * takes `delay_ms` of simulated agent work (0, 100 ms, 1 s). A chain makes the agent work of a
+ * workflow exactly M × delay, so everything else in its wall time is orchestration: the
+ * dispatch Lambda, SQS and the agent's event source, the callback, the Record Task and the
+ * state transitions. Wall time runs from the workflow's creation (POST workflows stored it) to
+ * its final status (`created_at` → `updated_at` of GET workflows/{id} once it has ended), so it
+ * also counts StartExecution, Plan, the wave ordering and the final Task.
+ *
+ *   overhead ratio = (wall − agent work) / wall        per-step cost = (wall − agent work) / M
+ */
+import { randomUUID } from 'node:crypto';
+import { registerReferenceAgents } from '#local/reference-agents';
+import { openChaosTarget } from './chaos/target';
+import type { DecisionLine } from './decisions';
+import { percentile } from './decisions';
+
+interface Detail {
+  readonly status: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'ROLLBACK_FAILED', 'CANCELLED']);
+
+/** A chain of `steps` steps on the network reference agent, each taking `delayMs`. */
+export function chainPlan(id: string, steps: number, delayMs: number) {
+  return {
+    recovery_plan: {
+      plan_id: id,
+      steps: Array.from({ length: steps }, (_, k) => ({
+        step_id: `s${k}`,
+        issue_id: `${id}-i${k}`,
+        category: 'network',
+        depends_on: k === 0 ? [] : [`s${k - 1}`],
+        estimated_duration: 'PT1S',
+        parameters: { simulate: { outcome: 'succeed', delay_ms: delayMs } },
+      })),
+    },
+  };
+}
+
+/** Overhead figures of one finished workflow. */
+export function overheadOf(detail: Detail, steps: number, delayMs: number) {
+  const wall = Date.parse(detail.updated_at) - Date.parse(detail.created_at);
+  const work = steps * delayMs;
+  return { wall_ms: wall, per_step_ms: (wall - work) / steps, ratio: wall > 0 ? (wall - work) / wall : 0 };
+}
+
+export async function benchOverhead(
+  quick: boolean,
+  emit: (line: DecisionLine) => void,
+  info: (message: string) => void,
+): Promise<void> {
+  const target = await openChaosTarget();
+  try {
+    const admin = await target.tokenFor('admin', 'bench-admin');
+    if (target.booted) {
+      const { failures } = await registerReferenceAgents(target.outputs.RestApiUrl ?? '', admin);
+      if (failures.length > 0)
+        throw new Error(`registering the reference agents failed: ${failures.join('; ')}`);
+    }
+    const operator = await target.tokenFor('operator', 'bench-operator');
+    const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
+    const concurrent = quick ? 2 : 4;
+    const steps = quick ? 5 : 10;
+    // Warm-up round, not reported: cold starts of the workflow, agent and API functions.
+    for (const delayMs of [-1, 0, 100, 1_000]) {
+      const warmUp = delayMs < 0;
+      info(
+        warmUp
+          ? 'overhead: warm-up round'
+          : `overhead: ${concurrent} workflows of ${steps} chained steps, agent work ${delayMs} ms a step`,
+      );
+      const ids = await Promise.all(
+        Array.from({ length: concurrent }, async () => {
+          const key = randomUUID();
+          const response = await fetch(target.url('workflows'), {
+            method: 'POST',
+            headers: { ...headers, 'idempotency-key': key },
+            body: JSON.stringify(chainPlan(`bench-${key.slice(0, 8)}`, steps, Math.max(0, delayMs))),
+          });
+          const body = (await response.json()) as { workflow_id?: string };
+          if (response.status !== 202 || !body.workflow_id)
+            throw new Error(
+              `POST workflows answered ${response.status}: ${JSON.stringify(body).slice(0, 300)}`,
+            );
+          return body.workflow_id;
+        }),
+      );
+      const deadline = Date.now() + 120_000 + steps * Math.max(0, delayMs) * 3;
+      const details = await Promise.all(
+        ids.map(async (id) => {
+          for (;;) {
+            const response = await fetch(target.url(`workflows/${id}`), { headers });
+            const detail = (await response.json()) as Detail;
+            if (TERMINAL.has(detail.status)) return detail;
+            if (Date.now() > deadline) throw new Error(`workflow ${id} is still ${detail.status}`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }),
+      );
+      if (warmUp) continue;
+      const failed = details.filter((d) => d.status !== 'SUCCEEDED').length;
+      const figures = details.map((d) => overheadOf(d, steps, delayMs));
+      const perStep = figures.map((f) => f.per_step_ms).sort((a, b) => a - b);
+      const ratios = figures.map((f) => f.ratio).sort((a, b) => a - b);
+      const walls = figures.map((f) => f.wall_ms).sort((a, b) => a - b);
+      emit({
+        bench: 'orchestration_overhead',
+        n: steps,
+        median_ms: Math.round(percentile(walls, 0.5)),
+        workflows: concurrent,
+        agent_ms_per_step: delayMs,
+        per_step_overhead_ms: Math.round(percentile(perStep, 0.5) * 10) / 10,
+        per_step_overhead_max_ms: Math.round((perStep.at(-1) ?? Number.NaN) * 10) / 10,
+        overhead_ratio: Math.round(percentile(ratios, 0.5) * 1000) / 1000,
+        under_10_percent: delayMs === 0 ? null : percentile(ratios, 0.5) < 0.1,
+        under_3_percent: delayMs === 0 ? null : percentile(ratios, 0.5) < 0.03,
+        failed,
+      });
+    }
+  } finally {
+    await target.stop();
+  }
+}
