@@ -13,7 +13,7 @@ import { REFERENCE_AGENT_CATALOG } from '#agents/reference/catalog';
 import { triageIssues } from '#core/triage';
 import type { AgentSnapshotInput, IssueTriageRequest } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
-import { registerReferenceAgents, registrationBody } from '#local/reference-agents';
+import { registrationBody } from '#local/reference-agents';
 import { openChaosTarget } from './chaos/target';
 import { BENCH_NOW_MS, generateTriageRequest } from './generate';
 
@@ -61,14 +61,8 @@ export async function benchDecisions(
   emit: (line: DecisionLine) => void,
   info: (message: string) => void,
 ): Promise<void> {
-  const target = await openChaosTarget();
+  const target = await openChaosTarget(process.env, { referenceAgents: true });
   try {
-    const admin = await target.tokenFor('admin', 'bench-admin');
-    if (target.booted) {
-      const { failures } = await registerReferenceAgents(target.outputs.RestApiUrl ?? '', admin);
-      if (failures.length > 0)
-        throw new Error(`registering the reference agents failed: ${failures.join('; ')}`);
-    }
     const operator = await target.tokenFor('operator', 'bench-operator');
     const routes = [
       { bench: 'decision_triage', path: 'triage', sizes: [10, 100, 1_000], runs: quick ? 5 : 20 },

@@ -11,7 +11,7 @@
  *   overhead ratio = (wall − agent work) / wall        per-step cost = (wall − agent work) / M
  */
 import { randomUUID } from 'node:crypto';
-import { registerReferenceAgents } from '#local/reference-agents';
+import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { openChaosTarget } from './chaos/target';
 import type { DecisionLine } from './decisions';
 import { percentile } from './decisions';
@@ -22,7 +22,7 @@ interface Detail {
   readonly updated_at: string;
 }
 
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'ROLLBACK_FAILED', 'CANCELLED']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_WORKFLOW_STATUSES);
 
 /** A chain of `steps` steps on the network reference agent, each taking `delayMs`. */
 export function chainPlan(id: string, steps: number, delayMs: number) {
@@ -53,14 +53,8 @@ export async function benchOverhead(
   emit: (line: DecisionLine) => void,
   info: (message: string) => void,
 ): Promise<void> {
-  const target = await openChaosTarget();
+  const target = await openChaosTarget(process.env, { referenceAgents: true });
   try {
-    const admin = await target.tokenFor('admin', 'bench-admin');
-    if (target.booted) {
-      const { failures } = await registerReferenceAgents(target.outputs.RestApiUrl ?? '', admin);
-      if (failures.length > 0)
-        throw new Error(`registering the reference agents failed: ${failures.join('; ')}`);
-    }
     const operator = await target.tokenFor('operator', 'bench-operator');
     const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
     const concurrent = quick ? 2 : 4;

@@ -18,7 +18,6 @@ import {
 } from '@aws-sdk/client-sqs';
 import { IntakeAccepted, WorkflowAccepted, WorkflowDetail, type WorkflowStatus } from '#core/wire';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { assignFaults, buildPlan, type ChaosPlan, FAULT_CLASSES, type FaultClass } from './plans';
 import { type ChaosTarget, openChaosTarget } from './target';
 
@@ -43,7 +42,7 @@ export interface ChaosOptions {
   readonly log?: (line: string) => void;
   /** Where to find E2E_OUTPUTS. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
-  /** An already open target (the caller stops it); otherwise one is opened and stopped here. */
+  /** An already open target, with its agents registered (the caller stops it); otherwise one is opened, with the reference agents, and stopped here. */
   readonly target?: ChaosTarget;
 }
 
@@ -740,7 +739,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const classes = options.classes ?? FAULT_CLASSES;
   const drainMs = options.drainMs ?? 120_000;
   const planTimeoutMs = options.planTimeoutMs ?? 180_000;
-  const target = options.target ?? (await openChaosTarget(options.env));
+  const target = options.target ?? (await openChaosTarget(options.env, { referenceAgents: true }));
   const client = {
     endpoint: target.aws.endpoint,
     region: target.aws.region,
@@ -755,11 +754,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const nonce = randomUUID().slice(0, 6);
     const operator = await target.tokenFor('operator', `chaos-${options.seed}-${nonce}-operator`);
     admin = await target.tokenFor('admin', `chaos-${options.seed}-${nonce}-admin`);
-    if (target.booted) {
-      const registered = await registerReferenceAgents(target.outputs.RestApiUrl ?? '', admin);
-      if (registered.failures.length > 0)
-        throw new Error(`reference agents: ${registered.failures.join('; ')}`);
-    }
     const sweepFunction = target.outputs.SweepFunctionName;
     const ctx: Context = {
       target,

@@ -9,7 +9,12 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { LOCAL_CREDENTIALS } from '#local/runtime/types';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import type { Role } from '#shared/routes';
-import { type AwsAccess, resolveTarget } from '../../test/e2e/target';
+import {
+  type AwsAccess,
+  registerReferenceAgentsOn,
+  resolveTarget,
+  type TargetOptions,
+} from '../../test/e2e/target';
 import { bootRuntime } from '../../test/integration/runtime/boot';
 
 export interface ChaosTarget {
@@ -31,11 +36,17 @@ function stackOutputs(file: string): Record<string, string> {
   return stack;
 }
 
-/** Resolves the target from the environment; `stop()` it when done. */
-export async function openChaosTarget(env: NodeJS.ProcessEnv = process.env): Promise<ChaosTarget> {
+/**
+ * Resolves the target from the environment; `stop()` it when done. With `referenceAgents`, a
+ * runtime booted here gets the reference agents registered, as `npm start` does.
+ */
+export async function openChaosTarget(
+  env: NodeJS.ProcessEnv = process.env,
+  options: TargetOptions = {},
+): Promise<ChaosTarget> {
   const file = env.E2E_OUTPUTS;
   if (file) {
-    const target = await resolveTarget(env);
+    const target = await resolveTarget(env, options);
     return {
       booted: false,
       outputs: stackOutputs(file),
@@ -63,7 +74,7 @@ export async function openChaosTarget(env: NodeJS.ProcessEnv = process.env): Pro
       });
     return key;
   };
-  return {
+  const target: ChaosTarget = {
     booted: true,
     outputs: runtime.outputs,
     aws,
@@ -75,4 +86,6 @@ export async function openChaosTarget(env: NodeJS.ProcessEnv = process.env): Pro
       await runtime.stop();
     },
   };
+  if (options.referenceAgents) await registerReferenceAgentsOn({ ...target, outputs: { RestApiUrl: base } });
+  return target;
 }

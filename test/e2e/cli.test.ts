@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentList, DeadLetterList, DomainEvent, IntakeAccepted, ProgressReport } from '#core/wire';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const ROOT = join(__dirname, '..', '..');
@@ -59,11 +58,7 @@ async function submitted(file: string): Promise<IntakeAccepted> {
 }
 
 beforeAll(async () => {
-  target = await resolveTarget();
-  if (target.booted) {
-    const admin = await target.tokenFor('admin', 'cli-e2e-admin');
-    expect((await registerReferenceAgents(target.outputs.RestApiUrl, admin)).failures).toEqual([]);
-  }
+  target = await resolveTarget(process.env, { referenceAgents: true });
   dir = mkdtempSync(join(tmpdir(), 'orchestrator-cli-'));
   outputsFile = join(dir, 'outputs.json');
   socketlessOutputsFile = join(dir, 'outputs-no-websocket.json');

@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { IntakeAccepted } from '#core/wire';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,11 +41,7 @@ beforeAll(async () => {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM}: install Debian's "chromium" package (apt-get install -y chromium); .ci/run does this`,
     );
-  target = await resolveTarget();
-  if (target.booted) {
-    const admin = await target.tokenFor('admin', 'dashboard-e2e-admin');
-    expect((await registerReferenceAgents(target.outputs.RestApiUrl, admin)).failures).toEqual([]);
-  }
+  target = await resolveTarget(process.env, { referenceAgents: true });
   viewer = await target.tokenFor('viewer', `dashboard-e2e-viewer-${randomUUID().slice(0, 8)}`);
   operator = await target.tokenFor('operator', `dashboard-e2e-operator-${randomUUID().slice(0, 8)}`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });

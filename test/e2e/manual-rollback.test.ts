@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { WorkflowAccepted, WorkflowDetail, type WorkflowStatus } from '#core/wire';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
@@ -71,18 +70,13 @@ const ms = (iso: string | null) => Date.parse(iso ?? 'invalid');
 
 describe('manual rollback', () => {
   beforeAll(async () => {
-    target = await resolveTarget();
+    target = await resolveTarget(process.env, { referenceAgents: true });
     sfn = new SFNClient({
       endpoint: target.aws.endpoint,
       region: target.aws.region,
       credentials: target.aws.credentials,
     });
     operator = await target.tokenFor('operator', `${RUN}-operator`);
-    if (target.booted) {
-      const admin = await target.tokenFor('admin', `${RUN}-admin`);
-      const registered = await registerReferenceAgents(target.outputs.RestApiUrl, admin);
-      expect(registered.failures).toEqual([]);
-    }
   }, BOOT_TIMEOUT_MS);
 
   afterAll(async () => {

@@ -9,7 +9,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
 import { DomainEvent, SocketReply } from '#core/wire';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { keys } from '#shared/table-design';
 import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, readOutputsFile, resolveTarget, type Target } from './target';
@@ -146,7 +145,7 @@ const completed = (client: SocketClient, workflowId: string) => () =>
 /** The suite proper, for a target with a WebSocket API. */
 const streamSuite = (): void => {
   beforeAll(async () => {
-    target = await resolveTarget();
+    target = await resolveTarget(process.env, { referenceAgents: true });
     documents = DynamoDBDocumentClient.from(
       new DynamoDBClient({
         endpoint: target.aws.endpoint,
@@ -155,11 +154,6 @@ const streamSuite = (): void => {
       }),
     );
     operator = await target.tokenFor('operator', `${RUN}-operator`);
-    if (target.booted) {
-      const admin = await target.tokenFor('admin', `${RUN}-admin`);
-      const registered = await registerReferenceAgents(target.outputs.RestApiUrl, admin);
-      expect(registered.failures).toEqual([]);
-    }
   }, BOOT_TIMEOUT_MS);
 
   afterAll(async () => {

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { registerReferenceAgents } from '#local/reference-agents';
 import { LOCAL_CREDENTIALS } from '#local/runtime/types';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import type { Role } from '#shared/routes';
@@ -106,8 +107,20 @@ function makeTarget(
   };
 }
 
+export interface TargetOptions {
+  /**
+   * On a runtime this suite boots, register the reference agents as `npm start` does, so
+   * workflows have agents to route to. A deployed target already has its agents.
+   * @default false (a booted runtime starts with an empty registry)
+   */
+  readonly referenceAgents?: boolean;
+}
+
 /** Resolves the target from the environment; call once per file, in beforeAll. */
-export async function resolveTarget(env: NodeJS.ProcessEnv = process.env): Promise<Target> {
+export async function resolveTarget(
+  env: NodeJS.ProcessEnv = process.env,
+  options: TargetOptions = {},
+): Promise<Target> {
   const outputsFile = env.E2E_OUTPUTS;
   if (outputsFile) {
     return makeTarget(readOutputsFile(outputsFile), new SecretsManagerClient({}), false, async () => {});
@@ -128,9 +141,27 @@ export async function resolveTarget(env: NodeJS.ProcessEnv = process.env): Promi
     AgentDlqUrls: runtime.outputs.AgentDlqUrls,
     WebSocketUrl: runtime.outputs.WebSocketUrl,
   };
-  return makeTarget(outputs, secrets, true, () => runtime.stop(), {
+  const target = makeTarget(outputs, secrets, true, () => runtime.stop(), {
     endpoint: runtime.endpoint,
     region: runtime.region,
     credentials: LOCAL_CREDENTIALS,
   });
+  if (options.referenceAgents) await registerReferenceAgentsOn(target);
+  return target;
+}
+
+/**
+ * Registers the reference agents on `target` with an admin token minted for it.
+ * @throws Error naming every registration that failed (and stops the runtime it booted).
+ */
+export async function registerReferenceAgentsOn(target: {
+  readonly outputs: Pick<StackOutputs, 'RestApiUrl'>;
+  tokenFor: Target['tokenFor'];
+  stop: Target['stop'];
+}) {
+  const admin = await target.tokenFor('admin', 'e2e-reference-agents');
+  const { failures } = await registerReferenceAgents(target.outputs.RestApiUrl, admin);
+  if (failures.length === 0) return;
+  await target.stop();
+  throw new Error(`registering the reference agents failed: ${failures.join('; ')}`);
 }

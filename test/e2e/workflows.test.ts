@@ -34,7 +34,6 @@ import {
   WorkflowDetail,
 } from '#core/wire';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
-import { registerReferenceAgents } from '#local/reference-agents';
 import { type PlanStep, planStep, submitPlan } from './plans';
 import { BOOT_TIMEOUT_MS, resolveTarget, type Target } from './target';
 
@@ -111,7 +110,7 @@ const ms = (iso: string | null) => Date.parse(iso ?? 'invalid');
 
 describe('recovery workflows', () => {
   beforeAll(async () => {
-    target = await resolveTarget();
+    target = await resolveTarget(process.env, { referenceAgents: true });
     const client = {
       endpoint: target.aws.endpoint,
       region: target.aws.region,
@@ -120,11 +119,6 @@ describe('recovery workflows', () => {
     sfn = new SFNClient(client);
     sqs = new SQSClient(client);
     operator = await target.tokenFor('operator', `${RUN}-operator`);
-    if (target.booted) {
-      const admin = await target.tokenFor('admin', `${RUN}-admin`);
-      const registered = await registerReferenceAgents(target.outputs.RestApiUrl, admin);
-      expect(registered.failures).toEqual([]);
-    }
   }, BOOT_TIMEOUT_MS);
 
   afterAll(async () => {
