@@ -76,10 +76,12 @@ export interface DispatchStep {
 }
 
 export type DispatchDecision =
-  /** Send to `agent_id`; persist `circuit` first when it is not the version read. */
+  /** Send to `agent_id`; persist `circuit` over `read` first when its version moved. */
   | {
       readonly kind: 'send';
       readonly agent_id: string;
+      /** The circuit as stored, which the decision was made from. */
+      readonly read: CircuitBreakerState | undefined;
       readonly circuit: CircuitBreakerState | undefined;
       readonly rerouted_from: string | null;
     }
@@ -104,14 +106,34 @@ export function decideDispatch(
   now_ms: number,
   config: CircuitBreakerConfig = DEFAULT_CIRCUIT_CONFIG,
 ): DispatchDecision {
-  if (!assigned) return { kind: 'send', agent_id: step.agent_id, circuit: undefined, rerouted_from: null };
+  if (!assigned)
+    return {
+      kind: 'send',
+      agent_id: step.agent_id,
+      read: undefined,
+      circuit: undefined,
+      rerouted_from: null,
+    };
   const own = admit(assigned, now_ms, config);
-  if (own) return { kind: 'send', agent_id: assigned.agent_id, circuit: own, rerouted_from: null };
+  if (own)
+    return {
+      kind: 'send',
+      agent_id: assigned.agent_id,
+      read: assigned.circuit,
+      circuit: own,
+      rerouted_from: null,
+    };
   if (step.idempotent) {
     for (const candidate of rankAlternatives(step, others, now_ms, config)) {
       const circuit = admit(candidate, now_ms, config);
       if (circuit)
-        return { kind: 'send', agent_id: candidate.agent_id, circuit, rerouted_from: assigned.agent_id };
+        return {
+          kind: 'send',
+          agent_id: candidate.agent_id,
+          read: candidate.circuit,
+          circuit,
+          rerouted_from: assigned.agent_id,
+        };
     }
   }
   const where = step.idempotent

@@ -217,11 +217,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         decision = decideDispatch(judged, assigned, reachable, now_ms, circuitConfig);
       }
       if (decision.kind === 'refuse') throw new WorkflowStateError(decision.error, decision.reason);
-      const read =
-        decision.agent_id === assigned?.agent_id
-          ? assigned.circuit
-          : (await deps.agents.dispatchView(decision.agent_id))?.circuit;
-      const next = decision.circuit;
+      const { read, circuit: next } = decision;
       if (!read || !next || next.version === read.version) return decision;
       if (await deps.agents.saveCircuit(decision.agent_id, read, next)) return decision;
     }

@@ -63,7 +63,13 @@ describe('decideDispatch', () => {
     const decision = decideDispatch(step(), own, [agent('a2')], NOW);
 
     // Assess
-    expect(decision).toEqual({ kind: 'send', agent_id: 'a1', circuit: own.circuit, rerouted_from: null });
+    expect(decision).toEqual({
+      kind: 'send',
+      agent_id: 'a1',
+      read: own.circuit,
+      circuit: own.circuit,
+      rerouted_from: null,
+    });
   });
 
   it('sends to an agent with no registry record without judging it', () => {
