@@ -6,7 +6,7 @@
  *
  *   npm run bench                      # everything, sizes up to 100,000
  *   BENCH_QUICK=1 npm run bench        # sizes capped at 10,000, fewer runs
- *   npm run bench -- --only plan       # one family: decisions | overhead | functions | triage | classify | plan
+ *   npm run bench -- --only plan       # one family: decisions | overhead | scaling | cost | allocation | functions | triage | classify | plan
  *
  * See bench/README.md for what each field means and the measured figures.
  */
@@ -33,6 +33,7 @@ import {
   generateTriageRequest,
 } from './generate';
 import { benchOverhead } from './overhead';
+import { benchAllocation, benchCost, benchScaling } from './workflows';
 
 /** One C1 line: the three contract keys first, then whatever the bench adds. */
 export interface BenchLine {
@@ -209,6 +210,15 @@ const FAMILIES: Readonly<Record<string, Family>> = {
   },
   overhead: {
     run: (quick, emit) => benchOverhead(quick, emit, info),
+  },
+  scaling: {
+    run: (quick, emit) => benchScaling(quick, emit, info),
+  },
+  cost: {
+    run: (quick, emit) => benchCost(quick, emit, info),
+  },
+  allocation: {
+    run: (quick, emit) => benchAllocation(quick, emit, info),
   },
   functions: {
     async run(quick, emit) {

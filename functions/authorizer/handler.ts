@@ -5,7 +5,6 @@
  * Routes enforce roles themselves (http.ts).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import * as z from 'zod';
@@ -13,7 +12,7 @@ import { type AuthorizerEvent, authorizeRequest } from '#shared/auth/authorize';
 import { SigningKeys, secretStagesFromSecretsManager } from '#shared/auth/signing-keys';
 import { secretsManager } from '#shared/clients';
 import { JwtEnv, loadConfig } from '#shared/config';
-import { logger, tracer } from '#shared/powertools';
+import { logger } from '#shared/powertools';
 
 const config = loadConfig(z.object(JwtEnv));
 const signingKeys = new SigningKeys(secretStagesFromSecretsManager(config.JWT_SECRET_ARN, secretsManager));
@@ -26,6 +25,6 @@ const authorize = (event: AuthorizerEvent): Promise<APIGatewayAuthorizerResult> 
     (reason) => logger.info('request denied', { reason }),
   );
 
-export const handler = middy(async (event: APIGatewayRequestAuthorizerEvent) => authorize(event))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer, { captureResponse: false }));
+export const handler = middy(async (event: APIGatewayRequestAuthorizerEvent) => authorize(event)).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

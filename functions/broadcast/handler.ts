@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { DomainEvent } from '#core/wire';
 import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
-import { logger, tracer } from '#shared/powertools';
+import { logger } from '#shared/powertools';
 import { createBroadcaster, managementClient, sendToConnection, WebSocketEnv } from '#shared/progress-stream';
 import { ConnectionRepository } from '#shared/repository/connections';
 
@@ -22,7 +22,7 @@ const config = loadConfig(
   }),
 );
 
-const management = managementClient(config, tracer);
+const management = managementClient(config);
 
 const broadcast = createBroadcaster({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

@@ -313,7 +313,7 @@ interface Term {
 }
 
 /** Stemmed term key ("word" or "word word") -> the categories it counts for. */
-const TERMS: ReadonlyMap<string, readonly Term[]> = (() => {
+const TERMS: ReadonlyMap<string, readonly Term[]> = /* @__PURE__ */ (() => {
   const map = new Map<string, Term[]>();
   for (const [category, terms] of Object.entries(LEXICON) as [Category, Record<string, number>][]) {
     for (const [label, weight] of Object.entries(terms)) {
@@ -330,12 +330,13 @@ const TERMS: ReadonlyMap<string, readonly Term[]> = (() => {
 })();
 
 /** Every proper prefix of a multi-word term ("out", "out of"): lets the scan stop early. */
-const PHRASE_STARTS: ReadonlySet<string> = new Set(
-  [...TERMS.keys()].flatMap((key) => {
-    const words = key.split(' ');
-    return words.slice(1).map((_, k) => words.slice(0, k + 1).join(' '));
-  }),
-);
+const PHRASE_STARTS: ReadonlySet<string> = /* @__PURE__ */ (() =>
+  new Set(
+    [...TERMS.keys()].flatMap((key) => {
+      const words = key.split(' ');
+      return words.slice(1).map((_, k) => words.slice(0, k + 1).join(' '));
+    }),
+  ))();
 
 export interface Classification {
   /** Null when no term matched at all. */

@@ -14,18 +14,19 @@ import { documentClient, dynamodb, sfn } from '#shared/clients';
 import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError } from '#shared/errors';
 import { executionArn } from '#shared/executions';
-import { httpHandler, requirePrincipal, routeById } from '#shared/http';
+import { httpHandler, requirePrincipal } from '#shared/http';
 import { idempotentRequests } from '#shared/idempotency';
 import { recordTriage } from '#shared/powertools';
-import { AgentRepository } from '#shared/repository/agents';
+import { AgentSnapshotReader } from '#shared/repository/agent-snapshots';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
+import { submitIssuesRoute } from '#shared/routes';
 import { createWorkflowControl } from '#shared/workflow-control';
 
 const config = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
 const { TABLE_NAME, STATE_MACHINE_ARN } = config;
-const agents = new AgentRepository(documentClient, TABLE_NAME);
+const agents = new AgentSnapshotReader(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
 const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
 const backlog = backlogGateFromEnv(config, workflows);
@@ -59,7 +60,7 @@ function withRunArn(accepted: IntakeAccepted): IntakeAccepted {
 }
 
 export const handler = httpHandler<IssueTriageRequest>(
-  routeById('submitIssues'),
+  submitIssuesRoute,
   async (request) => {
     const { sub } = requirePrincipal(request);
     const workflow_id = workflowIdFor(sub, String(request.headers[IDEMPOTENCY_HEADER]));

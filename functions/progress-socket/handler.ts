@@ -11,7 +11,7 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
-import { logger, tracer } from '#shared/powertools';
+import { logger } from '#shared/powertools';
 import {
   createSocketRoutes,
   managementClient,
@@ -28,7 +28,7 @@ const config = loadConfig(
   }),
 );
 
-const management = managementClient(config, tracer);
+const management = managementClient(config);
 
 const route = createSocketRoutes({
   connections: new ConnectionRepository(documentClient, config.TABLE_NAME),

@@ -10,11 +10,11 @@ import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
 import { httpHandler, routeById } from '#shared/http';
 import { logger } from '#shared/powertools';
-import { AgentRepository } from '#shared/repository/agents';
+import { AgentSnapshotReader } from '#shared/repository/agent-snapshots';
 import { backlogPlan, WorkflowRepository } from '#shared/repository/workflows';
 
 const config = loadConfig(z.object(TableEnv));
-const agents = new AgentRepository(documentClient, config.TABLE_NAME);
+const agents = new AgentSnapshotReader(documentClient, config.TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, config.TABLE_NAME);
 
 export const handler = httpHandler<OptimizeRequest>(routeById('optimizeResources'), async ({ body }) => {

@@ -1,5 +1,5 @@
 /**
- * AWS SDK clients, created once per execution environment and traced by X-Ray.
+ * AWS SDK clients, created once per execution environment.
  *
  * No endpoint is set here: the SDK reads the standard variables (`AWS_ENDPOINT_URL`,
  * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...), which is how
@@ -15,7 +15,6 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from '#shared/powertools';
 
 /**
  * The SDK v3 `standard` retry strategy with 5 attempts (1 try + 4 retries). As implemented in
@@ -34,27 +33,17 @@ import { tracer } from '#shared/powertools';
  */
 export const SDK_RETRY_OPTIONS = { maxAttempts: 5, retryMode: 'standard' } as const;
 
-export const dynamodb: DynamoDBClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new DynamoDBClient({ ...SDK_RETRY_OPTIONS }),
-);
+export const dynamodb: DynamoDBClient = /* @__PURE__ */ new DynamoDBClient({ ...SDK_RETRY_OPTIONS });
 
 /** Plain JavaScript values in and out; `undefined` attributes are dropped, not rejected. */
 export const documentClient: DynamoDBDocumentClient = /* @__PURE__ */ DynamoDBDocumentClient.from(dynamodb, {
   marshallOptions: { removeUndefinedValues: true },
 });
 
-export const secretsManager: SecretsManagerClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new SecretsManagerClient({}),
-);
+export const secretsManager: SecretsManagerClient = /* @__PURE__ */ new SecretsManagerClient({});
 
-export const sfn: SFNClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new SFNClient({ ...SDK_RETRY_OPTIONS }),
-);
+export const sfn: SFNClient = /* @__PURE__ */ new SFNClient({ ...SDK_RETRY_OPTIONS });
 
-export const sqs: SQSClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new SQSClient({ ...SDK_RETRY_OPTIONS }),
-);
+export const sqs: SQSClient = /* @__PURE__ */ new SQSClient({ ...SDK_RETRY_OPTIONS });
 
-export const eventBridge: EventBridgeClient = /* @__PURE__ */ tracer.captureAWSv3Client(
-  /* @__PURE__ */ new EventBridgeClient({ ...SDK_RETRY_OPTIONS }),
-);
+export const eventBridge: EventBridgeClient = /* @__PURE__ */ new EventBridgeClient({ ...SDK_RETRY_OPTIONS });

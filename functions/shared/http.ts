@@ -4,7 +4,7 @@
  * `{ status?, body }`; everything HTTP happens here, once:
  *
  * 1. Powertools: Logger context with API Gateway's requestId as correlation id,
- *    X-Ray handler segment, EMF metrics flushed after each request.
+ *    EMF metrics flushed after each request.
  * 2. Errors: anything thrown is mapped by `toApiError` to
  *    `{ error: { code, message, details?, request_id? } }`; a 5xx shows a generic
  *    message and the request id, and the full error goes to the log.
@@ -23,7 +23,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
@@ -38,9 +37,9 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '#shared/errors';
-import { logger, metrics, tracer } from '#shared/powertools';
+import { logger, metrics } from '#shared/powertools';
 import { MAX_BODY_BYTES } from '#shared/request-rules';
-import { findRoute, ROLES, ROUTES, type Role, type RouteSpec } from '#shared/routes';
+import { ROLES, ROUTES, type Role, type RouteSpec, routeMatches } from '#shared/routes';
 
 const { CORS_ALLOWED_ORIGINS } = loadConfig(z.object(CorsEnv));
 
@@ -107,7 +106,9 @@ const BASE_HEADERS: Readonly<Record<string, string>> = {
 const AuthorizerContext = z.object({ sub: z.string().min(1), role: z.enum(ROLES) });
 
 /**
- * The route with this operationId; throws at cold start when there is none.
+ * The route with this operationId; throws at cold start when there is none. It reads ROUTES,
+ * so the bundle holds every route and its schemas; a function near its bundle size target
+ * imports its routes by name instead (`httpHandler(submitIssuesRoute, ...)`).
  * @example
  * export const handler = httpHandler(routeById('health'), async () => ({ body: { status: 'ok' } }));
  */
@@ -152,7 +153,6 @@ export function httpHandler<TBody = undefined, TQuery = Readonly<Record<string, 
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlate)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(countRequest(route))
     .use(errorResponses)
@@ -177,8 +177,8 @@ export function httpRouter(
   handlers: readonly ApiHandler[],
 ): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
   return async (event, context) => {
-    const route = findRoute(event.httpMethod, event.resource);
-    const handler = handlers.find((h) => h.route === route);
+    // Matched against its own routes, not ROUTES, so a router bundles only the routes it serves.
+    const handler = handlers.find((h) => routeMatches(h.route, event.httpMethod, event.resource));
     if (handler) return handler(event, context);
     logger.error('no handler for the matched resource', {
       method: event.httpMethod,

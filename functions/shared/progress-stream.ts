@@ -16,15 +16,6 @@ import type { WorkflowRunRepository } from '#shared/repository/workflow-run';
 /** API Gateway WebSocket frames are at most 32 KB; a message that fits is never split. */
 export const MAX_FRAME_BYTES = 32 * 1024;
 
-/**
- * The management endpoint to call. Normally the stage's callback URL as configured
- * (`https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`). When the SDK's standard
- * `AWS_ENDPOINT_URL` redirects every client (the offline runtime, LocalStack), the same URL
- * in its no-DNS form on that endpoint: `<AWS_ENDPOINT_URL>/_aws/execute-api/<apiId>/<stage>`.
- * @example
- * managementEndpoint('https://abc.execute-api.eu-west-1.amazonaws.com/v1', 'http://127.0.0.1:4566');
- * // 'http://127.0.0.1:4566/_aws/execute-api/abc/v1'
- */
 /** The environment both socket functions read (validated at cold start with `loadConfig`). */
 export const WebSocketEnv = {
   /** `https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`: the stage's callback URL. */
@@ -34,21 +25,28 @@ export const WebSocketEnv = {
 } as const;
 
 /**
- * The @connections client for the stage, created once per execution environment and handed to
- * `tracer` (the Powertools Tracer in the handlers) to be traced.
+ * The @connections client for the stage, created once per execution environment.
  * @example
- * const management = managementClient(config, tracer);
+ * const management = managementClient(config);
  */
-export function managementClient(
-  config: { readonly WEBSOCKET_MANAGEMENT_ENDPOINT: string; readonly AWS_ENDPOINT_URL?: string | undefined },
-  tracer?: { captureAWSv3Client<T>(client: T): T },
-): ApiGatewayManagementApiClient {
-  const client = new ApiGatewayManagementApiClient({
+export function managementClient(config: {
+  readonly WEBSOCKET_MANAGEMENT_ENDPOINT: string;
+  readonly AWS_ENDPOINT_URL?: string | undefined;
+}): ApiGatewayManagementApiClient {
+  return new ApiGatewayManagementApiClient({
     endpoint: managementEndpoint(config.WEBSOCKET_MANAGEMENT_ENDPOINT, config.AWS_ENDPOINT_URL),
   });
-  return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 
+/**
+ * The management endpoint to call. Normally the stage's callback URL as configured
+ * (`https://<apiId>.execute-api.<region>.amazonaws.com/<stage>`). When the SDK's standard
+ * `AWS_ENDPOINT_URL` redirects every client (the offline runtime, LocalStack), the same URL
+ * in its no-DNS form on that endpoint: `<AWS_ENDPOINT_URL>/_aws/execute-api/<apiId>/<stage>`.
+ * @example
+ * managementEndpoint('https://abc.execute-api.eu-west-1.amazonaws.com/v1', 'http://127.0.0.1:4566');
+ * // 'http://127.0.0.1:4566/_aws/execute-api/abc/v1'
+ */
 export function managementEndpoint(configured: string, awsEndpointUrl?: string): string {
   if (!awsEndpointUrl) return configured;
   const match = /^https:\/\/([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(\/.*)?$/.exec(

@@ -16,6 +16,13 @@ export const VERSION_ATTRIBUTE = 'version';
 
 export const keys = {
   workflow: (workflowId: string) => ({ PK: `WF#${workflowId}`, SK: 'META' }),
+  /**
+   * What a workflow was planned and assigned with (plan figures, assignment summary, the
+   * request's context), written once beside META. It is kept out of META on purpose: every
+   * step transition updates META in its transaction, and DynamoDB bills an update by the
+   * whole item's size, so a few KB of plan there cost every step 2 WRU per KB.
+   */
+  workflowDetail: (workflowId: string) => ({ PK: `WF#${workflowId}`, SK: 'DETAIL' }),
   workflowIssue: (workflowId: string, issueId: string) => ({
     PK: `WF#${workflowId}`,
     SK: `ISSUE#${issueId}`,

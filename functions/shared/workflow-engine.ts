@@ -44,8 +44,8 @@ import {
   type RunStep,
   type StepChange,
   type WorkflowChange,
-  type WorkflowRunRepository,
 } from '#shared/repository/workflow-run';
+import type { WorkflowTransitions } from '#shared/repository/workflow-transitions';
 import { rollbackSteps } from '#shared/workflow-views';
 
 // ---------------------------------------------------------------- the Tasks' payloads
@@ -146,7 +146,7 @@ export interface EventPublisher {
 }
 
 export interface WorkflowEngineDeps {
-  readonly runs: WorkflowRunRepository;
+  readonly runs: WorkflowTransitions;
   readonly agents: Pick<
     AgentRepository,
     'get' | 'dispatchView' | 'dispatchViews' | 'saveCircuit' | 'updateCircuit'

@@ -6,10 +6,10 @@ import { documentClient } from '#shared/clients';
 import { loadConfig, TableEnv } from '#shared/config';
 import { httpHandler, routeById } from '#shared/http';
 import { recordTriage } from '#shared/powertools';
-import { AgentRepository } from '#shared/repository/agents';
+import { AgentSnapshotReader } from '#shared/repository/agent-snapshots';
 
 const config = loadConfig(z.object(TableEnv));
-const agents = new AgentRepository(documentClient, config.TABLE_NAME);
+const agents = new AgentSnapshotReader(documentClient, config.TABLE_NAME);
 
 export const handler = httpHandler<IssueTriageRequest>(routeById('triageIssues'), async ({ body }) => {
   const agentList = await agents.listSnapshots();

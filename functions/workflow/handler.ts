@@ -11,7 +11,7 @@ import { loadConfig, TableEnv } from '#shared/config';
 import { eventBridgePublisher } from '#shared/domain-events';
 import { logger, metrics } from '#shared/powertools';
 import { AgentRepository } from '#shared/repository/agents';
-import { WorkflowRunRepository } from '#shared/repository/workflow-run';
+import { WorkflowTransitions } from '#shared/repository/workflow-transitions';
 import { createWorkflowEngine, WorkflowOp, type WorkflowOpResult } from '#shared/workflow-engine';
 
 const config = loadConfig(
@@ -27,7 +27,7 @@ const config = loadConfig(
 );
 
 const run = createWorkflowEngine({
-  runs: new WorkflowRunRepository(documentClient, config.TABLE_NAME),
+  runs: new WorkflowTransitions(documentClient, config.TABLE_NAME),
   agents: new AgentRepository(documentClient, config.TABLE_NAME),
   sfn,
   sqs,

@@ -18,19 +18,28 @@ import { backlogGateFromEnv } from '#shared/backpressure';
 import { documentClient, dynamodb, sfn } from '#shared/clients';
 import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError, ValidationError } from '#shared/errors';
-import { type HttpRequest, httpHandler, httpRouter, requirePrincipal, routeById } from '#shared/http';
+import { type HttpRequest, httpHandler, httpRouter, requirePrincipal } from '#shared/http';
 import { idempotentRequests } from '#shared/idempotency';
-import { AgentRepository } from '#shared/repository/agents';
+import { AgentSnapshotReader } from '#shared/repository/agent-snapshots';
 import { WorkflowRunRepository } from '#shared/repository/workflow-run';
 import { WorkflowRepository, workflowIdFor } from '#shared/repository/workflows';
 import { IDEMPOTENCY_HEADER } from '#shared/request-rules';
-import type { WorkflowListQuery } from '#shared/routes';
+import {
+  cancelWorkflowRoute,
+  getProgressRoute,
+  getWorkflowProgressRoute,
+  getWorkflowRoute,
+  listWorkflowsRoute,
+  rollbackWorkflowRoute,
+  startWorkflowRoute,
+  type WorkflowListQuery,
+} from '#shared/routes';
 import { createWorkflowControl } from '#shared/workflow-control';
 import { systemProgress, workflowDetail, workflowProgress, workflowSummary } from '#shared/workflow-views';
 
 const config = loadConfig(z.object({ ...TableEnv, ...StateMachineEnv, ...BacklogEnv }));
 const { TABLE_NAME, STATE_MACHINE_ARN } = config;
-const agents = new AgentRepository(documentClient, TABLE_NAME);
+const agents = new AgentSnapshotReader(documentClient, TABLE_NAME);
 const workflows = new WorkflowRepository(documentClient, TABLE_NAME);
 const runs = new WorkflowRunRepository(documentClient, TABLE_NAME);
 const backlog = backlogGateFromEnv(config, workflows);
@@ -73,7 +82,7 @@ function checkSucceededSteps({ recovery_plan, progress_state }: RecoveryWorkflow
 }
 
 const startWorkflow = httpHandler<RecoveryWorkflowRequest>(
-  routeById('startWorkflow'),
+  startWorkflowRoute,
   async (request) => {
     const { sub } = requirePrincipal(request);
     const workflow_id = workflowIdFor(sub, String(request.headers[IDEMPOTENCY_HEADER]));
@@ -105,20 +114,17 @@ const startWorkflow = httpHandler<RecoveryWorkflowRequest>(
   { idempotency },
 );
 
-const listWorkflows = httpHandler<undefined, WorkflowListQuery>(
-  routeById('listWorkflows'),
-  async ({ query }) => {
-    const body: WorkflowList = { workflows: (await runs.listRecent(query)).map(workflowSummary) };
-    return { body };
-  },
-);
+const listWorkflows = httpHandler<undefined, WorkflowListQuery>(listWorkflowsRoute, async ({ query }) => {
+  const body: WorkflowList = { workflows: (await runs.listRecent(query)).map(workflowSummary) };
+  return { body };
+});
 
-const getWorkflow = httpHandler(routeById('getWorkflow'), async (request) => {
+const getWorkflow = httpHandler(getWorkflowRoute, async (request) => {
   const { meta, steps } = await runs.load(workflowId(request));
   return { body: { ...workflowDetail(meta, steps), execution_arn: control.recordedRun(meta) } };
 });
 
-const rollbackWorkflow = httpHandler<RollbackRequest>(routeById('rollbackWorkflow'), async (request) => ({
+const rollbackWorkflow = httpHandler<RollbackRequest>(rollbackWorkflowRoute, async (request) => ({
   body: await control.compensate(workflowId(request), {
     mode: 'rollback',
     reason: request.body.reason,
@@ -126,11 +132,11 @@ const rollbackWorkflow = httpHandler<RollbackRequest>(routeById('rollbackWorkflo
   }),
 }));
 
-const cancelWorkflow = httpHandler<CancelRequest>(routeById('cancelWorkflow'), async (request) => ({
+const cancelWorkflow = httpHandler<CancelRequest>(cancelWorkflowRoute, async (request) => ({
   body: await control.compensate(workflowId(request), { mode: 'cancel', reason: request.body.reason }),
 }));
 
-const getWorkflowProgress = httpHandler(routeById('getWorkflowProgress'), async (request) => {
+const getWorkflowProgress = httpHandler(getWorkflowProgressRoute, async (request) => {
   const { meta, steps } = await runs.load(workflowId(request));
   return { body: workflowProgress(meta, steps, Date.now()) };
 });
@@ -138,7 +144,7 @@ const getWorkflowProgress = httpHandler(routeById('getWorkflowProgress'), async 
 /** At most this many active workflows are read at once for GET progress. */
 const LOAD_CONCURRENCY = 8;
 
-const getProgress = httpHandler(routeById('getProgress'), async () => {
+const getProgress = httpHandler(getProgressRoute, async () => {
   const active = await runs.listActive();
   const loaded: Awaited<ReturnType<typeof runs.load>>[] = [];
   for (let start = 0; start < active.length; start += LOAD_CONCURRENCY)

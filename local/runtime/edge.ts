@@ -10,7 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AwsRequest, type AwsResponse, awsJsonError, DEFAULT_REGION, type Provider } from './types';
+import {
+  type AwsRequest,
+  type AwsResponse,
+  awsJsonError,
+  DEFAULT_REGION,
+  type Provider,
+  type UsageReport,
+} from './types';
 
 /** API Gateway's own limit, and far above any AWS API call's. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -24,6 +31,12 @@ export const EXECUTE_API_BODY_SLACK_BYTES = 1024 * 1024;
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_PORT = 4566;
 export const HEALTH_PATH = '/_aws/health';
+/**
+ * `GET` answers the runtime's cumulative usage counters (see {@link UsageCounters}): every
+ * request served, by service and operation, and each provider's own billed-for work. The cost
+ * bench reads it before and after a run; nothing resets it.
+ */
+export const USAGE_PATH = '/_aws/usage';
 
 export type ServiceStatus = 'starting' | 'running' | 'error' | 'stopping' | 'stopped';
 
@@ -70,12 +83,15 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     ((): Record<string, ServiceStatus> =>
       Object.fromEntries(providers.map((provider) => [provider.service, 'running' as const])));
 
+  const requests = new RequestCounts();
   const server = createServer((incoming, outgoing) => {
-    serve(incoming, outgoing, { providers, log, region, health, maxBodyBytes }).catch((error: unknown) => {
-      log(`edge: could not answer ${incoming.method} ${incoming.url}: ${(error as Error).message}`);
-      if (!outgoing.headersSent) outgoing.writeHead(500);
-      outgoing.end();
-    });
+    serve(incoming, outgoing, { providers, log, region, health, maxBodyBytes, requests }).catch(
+      (error: unknown) => {
+        log(`edge: could not answer ${incoming.method} ${incoming.url}: ${(error as Error).message}`);
+        if (!outgoing.headersSent) outgoing.writeHead(500);
+        outgoing.end();
+      },
+    );
   });
   // HTTP Upgrade (WebSocket) goes to the first provider with an `upgrade` hook that claims it.
   const upgraded = new Set<Duplex>();
@@ -136,6 +152,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
 }
 
 interface ServeSettings {
+  readonly requests: RequestCounts;
   readonly providers: readonly Provider[];
   readonly log: (message: string) => void;
   readonly region: string;
@@ -183,8 +200,22 @@ async function serve(
     return;
   }
 
+  if (incoming.method === 'GET' && (url.pathname === USAGE_PATH || url.pathname === `${USAGE_PATH}/`)) {
+    const usage: UsageCounters = {
+      requests: settings.requests.snapshot(),
+      services: providerUsage(settings),
+    };
+    send(
+      outgoing,
+      { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(usage) },
+      requestId,
+    );
+    return;
+  }
+
   const request = toAwsRequest(incoming, url, body, settings.region);
   const provider = settings.providers.find((candidate) => safeMatches(candidate, request, settings.log));
+  if (provider) settings.requests.add(usageOperation(request));
   if (!provider) {
     const { service, operation } = describeOperation(request);
     settings.log(`edge: 400 ${service} ${operation}: no provider serves it`);
@@ -208,6 +239,68 @@ async function serve(
     );
   }
   send(outgoing, response, requestId);
+}
+
+/** The body of `GET /_aws/usage`. */
+export interface UsageCounters {
+  /** Requests a provider served, by service and operation: `{ dynamodb: { TransactWriteItems: 12 } }`. */
+  readonly requests: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Each provider's own counters, by service (see `Provider.usage`). */
+  readonly services: Readonly<Record<string, UsageReport>>;
+}
+
+class RequestCounts {
+  private readonly counts = new Map<string, Map<string, number>>();
+
+  add({ service, operation }: { service: string; operation: string }): void {
+    let byOperation = this.counts.get(service);
+    if (!byOperation) {
+      byOperation = new Map();
+      this.counts.set(service, byOperation);
+    }
+    byOperation.set(operation, (byOperation.get(operation) ?? 0) + 1);
+  }
+
+  snapshot(): Record<string, Record<string, number>> {
+    return Object.fromEntries(
+      [...this.counts].map(([service, byOperation]) => [service, Object.fromEntries(byOperation)]),
+    );
+  }
+}
+
+function providerUsage(settings: ServeSettings): Record<string, UsageReport> {
+  const usage: Record<string, UsageReport> = {};
+  for (const provider of settings.providers) {
+    if (!provider.usage) continue;
+    try {
+      usage[provider.service] = { ...usage[provider.service], ...provider.usage() };
+    } catch (error) {
+      settings.log(`edge: the ${provider.service} provider's usage() threw: ${(error as Error).message}`);
+    }
+  }
+  return usage;
+}
+
+/**
+ * A request's service and operation as the usage counters key them. API Gateway calls are
+ * `execute-api` `Invoke` (a REST or WebSocket API request) or the `@connections` operation;
+ * Lambda's REST-style Invoke is `Invoke`, not its path.
+ *
+ * @example
+ * usageOperation(postToConnectionRequest); // { service: 'execute-api', operation: 'PostToConnection' }
+ */
+export function usageOperation(request: AwsRequest): { service: string; operation: string } {
+  const executeApi = /^\/_aws\/execute-api\/[^/]+\/[^/]+(?:\/(@connections)(?:\/|$))?/.exec(request.path);
+  if (executeApi) {
+    if (!executeApi[1]) return { service: 'execute-api', operation: 'Invoke' };
+    const method = request.method.toUpperCase();
+    const operation =
+      method === 'POST' ? 'PostToConnection' : method === 'DELETE' ? 'DeleteConnection' : 'GetConnection';
+    return { service: 'execute-api', operation };
+  }
+  if (/^\/[0-9-]+\/functions\/[^/]+\/invocations$/.test(request.path))
+    return { service: 'lambda', operation: 'Invoke' };
+  return describeOperation(request);
 }
 
 function safeMatches(provider: Provider, request: AwsRequest, log: (message: string) => void): boolean {

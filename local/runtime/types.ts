@@ -110,6 +110,17 @@ export interface Provider {
   deploy?(resource: ResolvedResource, context: DeployContext): Promise<DeployedResource>;
   start?(context: Omit<DeployContext, 'stackName'>): Promise<void>;
   stop?(): Promise<void>;
+  /**
+   * What this provider has billed-for work to report since it started: the counters behind
+   * `GET /_aws/usage` (invocations and GB-seconds, capacity units, WebSocket messages, ...).
+   * Cumulative and never reset, so a caller takes two snapshots and subtracts.
+   */
+  usage?(): UsageReport;
+}
+
+/** A provider's cumulative counters: numbers, or nested groups of them (by function, table, ...). */
+export interface UsageReport {
+  readonly [counter: string]: number | UsageReport;
 }
 
 /** Cross-service calls inside the runtime, without going through HTTP. */

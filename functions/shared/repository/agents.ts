@@ -14,13 +14,12 @@
  * Writes that change both (the sweep marking an agent down, a heartbeat bringing it back)
  * are conditional on both versions.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type CircuitBreakerConfig,
   type CircuitBreakerState,
   closedCircuit,
   DEFAULT_CIRCUIT_CONFIG,
-  effectiveCircuitState,
   probeAfterRecovery,
   tripCircuit,
 } from '#core/circuit-breaker';
@@ -28,16 +27,21 @@ import { type DispatchAgent, SERVING } from '#core/health';
 import {
   AgentRecord,
   type AgentRegistration,
-  AgentSnapshot,
   type AgentSnapshotInput,
   type HeartbeatRequest,
 } from '#core/wire';
 import { ConflictError, NotFoundError } from '#shared/errors';
+import {
+  type AgentItem,
+  AgentSnapshotReader,
+  circuitOf,
+  listAgentItems,
+  pick,
+} from '#shared/repository/agent-snapshots';
 import { asThrottled, type DocumentSender, isConditionalCheckFailed } from '#shared/repository/dynamo-errors';
 import { GSI1, GSI1_PARTITIONS, keys } from '#shared/table-design';
 
-/** A registry this large is a misconfiguration, not a fleet; listing stops here. */
-export const MAX_AGENTS = 5_000;
+export { MAX_AGENTS } from '#shared/repository/agent-snapshots';
 
 const RECORD_FIELDS = Object.keys(AgentRecord.shape);
 /** Registration fields a re-registration replaces (agent_id is the key; version is renamed). */
@@ -49,9 +53,8 @@ const REGISTRATION_FIELDS = [
   'avg_step_duration',
   'agent_version',
 ] as const;
-const SNAPSHOT_FIELDS = Object.keys(AgentSnapshot.shape).filter((field) => field !== 'version');
 
-type Item = Record<string, unknown>;
+type Item = AgentItem;
 
 export class AgentRepository {
   readonly #db: DocumentSender;
@@ -75,7 +78,7 @@ export class AgentRepository {
     now_ms = Date.now(),
     config: CircuitBreakerConfig = DEFAULT_CIRCUIT_CONFIG,
   ): Promise<AgentSnapshotInput[]> {
-    return (await this.#listItems()).map((item) => toSnapshot(item, now_ms, config));
+    return new AgentSnapshotReader(this.#db, this.#table).listSnapshots(now_ms, config);
   }
 
   /** All agents with their circuits, as the health sweep reads them. */
@@ -325,26 +328,8 @@ export class AgentRepository {
     return Item;
   }
 
-  async #listItems(): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db
-        .send(
-          new QueryCommand({
-            TableName: this.#table,
-            IndexName: GSI1.indexName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': GSI1.partitionKey },
-            ExpressionAttributeValues: { ':pk': GSI1_PARTITIONS.agents },
-            ExclusiveStartKey: cursor,
-          }),
-        )
-        .catch((error: unknown) => Promise.reject(asThrottled(error)));
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor && items.length < MAX_AGENTS);
-    return items.slice(0, MAX_AGENTS);
+  #listItems(): Promise<Item[]> {
+    return listAgentItems(this.#db, this.#table);
   }
 
   async #conditionalUpdate(
@@ -389,29 +374,9 @@ function registrationFields(
   };
 }
 
-function pick(item: Item, fields: readonly string[]): Item {
-  return Object.fromEntries(fields.filter((f) => item[f] !== undefined).map((f) => [f, item[f]]));
-}
-
 /** Parsing on the way out means a malformed item is a 500, never a bad answer. */
 function toRecord(item: Item): AgentRecord {
   return AgentRecord.parse(pick(item, RECORD_FIELDS));
-}
-
-function toSnapshot(item: Item, now_ms: number, config: CircuitBreakerConfig): AgentSnapshotInput {
-  const snapshot = pick(item, SNAPSHOT_FIELDS);
-  const version = typeof item.agent_version === 'string' ? { version: item.agent_version } : {};
-  const circuit =
-    item.circuit === undefined
-      ? {}
-      : { circuit_state: effectiveCircuitState(circuitOf(item), now_ms, config) };
-  return AgentSnapshot.parse({ ...snapshot, ...version, ...circuit });
-}
-
-/** The stored circuit; an agent registered before circuits were stored reads as a fresh, closed one. */
-function circuitOf(item: Item): CircuitBreakerState {
-  const stored = item.circuit as CircuitBreakerState | undefined;
-  return stored && typeof stored.version === 'number' ? stored : closedCircuit();
 }
 
 function toDispatchAgent(item: Item): DispatchAgent {

@@ -16,25 +16,25 @@ import {
   GetCommand,
   QueryCommand,
   type QueryCommandInput,
-  TransactWriteCommand,
+  type TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { throughputEta } from '#core/progress';
 import type { AgentAction, DomainEvent, DomainEventType, StepStatus, WorkflowStatus } from '#core/wire';
-import { decideTransition, STEP_TRANSITIONS, type StepTransition } from '#core/workflow';
+import type { StepTransition } from '#core/workflow';
 import { ConflictError, NotFoundError } from '#shared/errors';
 import {
   asThrottled,
-  cancellationCodes,
   type DocumentSender,
   errorName,
   isConditionalCheckFailed,
   queryAll,
 } from '#shared/repository/dynamo-errors';
-import { GSI1, GSI1_PARTITIONS, keys, TTL_ATTRIBUTE } from '#shared/table-design';
+import { GSI1, GSI1_PARTITIONS, keys } from '#shared/table-design';
 
-type Item = Record<string, unknown>;
-type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+export type Item = Record<string, unknown>;
+export type TransactItems = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>;
 
 /** How long events and task-token lookups are kept: 30 days. */
 export const EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
@@ -43,7 +43,7 @@ export const TOKEN_RETENTION_SECONDS = 8 * 24 * 3600;
 /** Stored step outputs are cut beyond this (the item limit is 400 KB). */
 export const MAX_STORED_OUTPUT_BYTES = 64 * 1024;
 /** Tries of one change against concurrent changes in the same workflow. */
-const MAX_TRIES = 12;
+export const MAX_TRIES = 12;
 
 /** A workflow's META item, as the run needs it. */
 export interface RunMeta {
@@ -169,20 +169,20 @@ export const eventKey = (workflowId: string, seq: number) => ({
 });
 
 export class WorkflowRunRepository {
-  readonly #db: DocumentSender;
-  readonly #table: string;
-  readonly #pause: (attempt: number) => Promise<void>;
+  protected readonly db: DocumentSender;
+  protected readonly table: string;
+  protected readonly pause: (attempt: number) => Promise<void>;
 
   constructor(db: DocumentSender, tableName: string, pause = jitteredPause) {
-    this.#db = db;
-    this.#table = tableName;
-    this.#pause = pause;
+    this.db = db;
+    this.table = tableName;
+    this.pause = pause;
   }
 
   /** META and every step, in record order. @throws NotFoundError when no META exists. */
   async load(workflowId: string): Promise<{ meta: RunMeta; steps: RunStep[] }> {
-    const items = await this.#queryAll({
-      TableName: this.#table,
+    const items = await this.queryItems({
+      TableName: this.table,
       KeyConditionExpression: 'PK = :pk AND SK BETWEEN :a AND :b',
       ExpressionAttributeValues: { ':pk': keys.workflow(workflowId).PK, ':a': 'META', ':b': 'STEP#\uffff' },
       ConsistentRead: true,
@@ -197,21 +197,21 @@ export class WorkflowRunRepository {
   }
 
   async meta(workflowId: string): Promise<RunMeta> {
-    const item = await this.#get(keys.workflow(workflowId));
+    const item = await this.getItem(keys.workflow(workflowId));
     if (!item) throw new NotFoundError(`workflow ${workflowId} does not exist`);
     return toMeta(item);
   }
 
   async step(workflowId: string, stepId: string): Promise<RunStep> {
-    const item = await this.#get(keys.workflowStep(workflowId, stepId));
+    const item = await this.getItem(keys.workflowStep(workflowId, stepId));
     if (!item) throw new NotFoundError(`step ${stepId} of workflow ${workflowId} does not exist`);
     return toStep(item);
   }
 
   /** Every issue of the workflow, as stored at intake, by issue_id. */
   async issues(workflowId: string): Promise<Map<string, Item>> {
-    const items = await this.#queryAll({
-      TableName: this.#table,
+    const items = await this.queryItems({
+      TableName: this.table,
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :issue)',
       ExpressionAttributeValues: { ':pk': keys.workflow(workflowId).PK, ':issue': 'ISSUE#' },
     });
@@ -224,7 +224,7 @@ export class WorkflowRunRepository {
 
   /** The issue a step works on, as stored at intake. */
   async issue(workflowId: string, issueId: string): Promise<Item | undefined> {
-    const item = await this.#get(keys.workflowIssue(workflowId, issueId));
+    const item = await this.getItem(keys.workflowIssue(workflowId, issueId));
     return item?.issue as Item | undefined;
   }
 
@@ -233,9 +233,9 @@ export class WorkflowRunRepository {
    * read from the newest `scanLimit` workflows of GSI1 `WORKFLOWS`.
    */
   async listActive(limit = 100, scanLimit = 2000): Promise<RunMeta[]> {
-    const items = await this.#queryAll(
+    const items = await this.queryItems(
       {
-        TableName: this.#table,
+        TableName: this.table,
         IndexName: GSI1.indexName,
         KeyConditionExpression: '#pk = :pk',
         FilterExpression: '#status IN (:pending, :running, :rolling)',
@@ -265,15 +265,16 @@ export class WorkflowRunRepository {
   ): Promise<RunMeta[]> {
     const { limit, status } = options;
     const input: QueryCommandInput = {
-      TableName: this.#table,
+      TableName: this.table,
       IndexName: GSI1.indexName,
       KeyConditionExpression: '#pk = :pk',
       ExpressionAttributeNames: { '#pk': GSI1.partitionKey },
       ExpressionAttributeValues: { ':pk': GSI1_PARTITIONS.workflows },
       ScanIndexForward: false,
     };
-    if (!status) return (await this.#queryAll({ ...input, Limit: limit }, limit)).slice(0, limit).map(toMeta);
-    const page = await this.#db
+    if (!status)
+      return (await this.queryItems({ ...input, Limit: limit }, limit)).slice(0, limit).map(toMeta);
+    const page = await this.db
       .send(
         new QueryCommand({
           ...input,
@@ -289,9 +290,9 @@ export class WorkflowRunRepository {
 
   /** Events with seq > sinceSeq, oldest first. */
   async events(workflowId: string, sinceSeq = 0, limit = 1000): Promise<DomainEvent[]> {
-    const items = await this.#queryAll(
+    const items = await this.queryItems(
       {
-        TableName: this.#table,
+        TableName: this.table,
         KeyConditionExpression: 'PK = :pk AND SK BETWEEN :a AND :b',
         ExpressionAttributeValues: {
           ':pk': keys.workflow(workflowId).PK,
@@ -307,7 +308,7 @@ export class WorkflowRunRepository {
 
   /** Who a task token was sent to, or undefined for a token this table never saw. */
   async tokenOwner(taskToken: string): Promise<TokenOwner | undefined> {
-    const item = await this.#get(tokenKey(tokenHash(taskToken)));
+    const item = await this.getItem(tokenKey(tokenHash(taskToken)));
     if (!item) return undefined;
     return {
       workflow_id: String(item.workflow_id),
@@ -315,127 +316,6 @@ export class WorkflowRunRepository {
       agent_id: String(item.agent_id),
       action: item.action as AgentAction,
     };
-  }
-
-  /** Applies one step transition with its event (see the file comment). */
-  async changeStep(change: StepChange): Promise<ChangeResult> {
-    for (let attempt = 0; ; attempt++) {
-      const [metaItem, stepItem] = await Promise.all([
-        this.#get(keys.workflow(change.workflow_id)),
-        this.#get(keys.workflowStep(change.workflow_id, change.step_id)),
-      ]);
-      if (!metaItem) throw new NotFoundError(`workflow ${change.workflow_id} does not exist`);
-      if (!stepItem)
-        throw new NotFoundError(`step ${change.step_id} of workflow ${change.workflow_id} does not exist`);
-      const meta = toMeta(metaItem);
-      const step = toStep(stepItem);
-      if (change.whileWorkflow && !change.whileWorkflow.includes(meta.status))
-        return { outcome: 'WORKFLOW_MOVED_ON', step, workflow_status: meta.status };
-      const decision = decideTransition(change.transition, step.status);
-      if (decision === 'replay') return { outcome: 'REPLAY', step };
-      if (decision === 'refuse') return { outcome: 'REFUSED', step };
-
-      const to = STEP_TRANSITIONS[change.transition].to;
-      const seq = meta.event_seq + 1;
-      const succeeded = meta.steps_succeeded + (to === 'SUCCEEDED' ? 1 : 0);
-      const event = buildEvent(change.event(step), {
-        workflow_id: change.workflow_id,
-        step_id: step.step_id,
-        issue_id: step.issue_id,
-        agent_id: step.agent_id,
-        status: to,
-        seq,
-        at: change.now,
-        completion_percentage: percentage(succeeded, meta.step_count),
-        eta_completion:
-          meta.status === 'RUNNING'
-            ? throughputEta(meta.started_at, change.now, succeeded, meta.step_count)
-            : null,
-      });
-      const set: Item = { ...change.set?.(step), status: to, updated_at: change.now };
-      if (to === 'SUCCEEDED' || to === 'FAILED' || to === 'TIMED_OUT') set.completion_seq = seq;
-      const expression = setExpression(set);
-      const items: TransactItems = [
-        this.#metaSeqUpdate(meta, seq, change.now, to === 'SUCCEEDED' ? 1 : 0, change.whileWorkflow),
-        {
-          Update: {
-            TableName: this.#table,
-            Key: keys.workflowStep(change.workflow_id, change.step_id),
-            UpdateExpression: expression.UpdateExpression,
-            ConditionExpression: '#status = :was',
-            ...mergeValues(expression, { ':was': step.status }, { '#status': 'status' }),
-          },
-        },
-        this.#eventPut(event),
-      ];
-      if (change.token) {
-        items.push({
-          Put: {
-            TableName: this.#table,
-            Item: {
-              ...tokenKey(tokenHash(change.token.task_token)),
-              entity: 'TASK_TOKEN',
-              workflow_id: change.workflow_id,
-              step_id: step.step_id,
-              // A re-routed dispatch hands the token to the agent it moved to.
-              agent_id: typeof set.agent_id === 'string' ? set.agent_id : step.agent_id,
-              action: change.token.action,
-              created_at: change.now,
-              [TTL_ATTRIBUTE]: epochSeconds(change.now) + TOKEN_RETENTION_SECONDS,
-            },
-          },
-        });
-      }
-      if (await this.#tryTransact(items, attempt)) {
-        return { outcome: 'APPLIED', step: toStep({ ...stepItem, ...set }), event };
-      }
-    }
-  }
-
-  /** Moves the workflow's status, with an optional event. */
-  async changeWorkflow(change: WorkflowChange): Promise<WorkflowChangeResult> {
-    for (let attempt = 0; ; attempt++) {
-      const metaItem = await this.#get(keys.workflow(change.workflow_id));
-      if (!metaItem) throw new NotFoundError(`workflow ${change.workflow_id} does not exist`);
-      const meta = toMeta(metaItem);
-      if (meta.status === change.to && !change.from.includes(meta.status)) return { outcome: 'REPLAY', meta };
-      if (!change.from.includes(meta.status)) return { outcome: 'REFUSED', meta };
-      const seq = change.event ? meta.event_seq + 1 : meta.event_seq;
-      const set: Item = { ...change.set, status: change.to, updated_at: change.now, event_seq: seq };
-      const expression = setExpression(set);
-      const items: TransactItems = [
-        {
-          Update: {
-            TableName: this.#table,
-            Key: keys.workflow(change.workflow_id),
-            UpdateExpression: expression.UpdateExpression,
-            ConditionExpression: '#status = :was AND event_seq = :seq0',
-            ...mergeValues(
-              expression,
-              { ':was': meta.status, ':seq0': meta.event_seq },
-              { '#status': 'status' },
-            ),
-          },
-        },
-      ];
-      const event = change.event
-        ? buildEvent(change.event, {
-            workflow_id: change.workflow_id,
-            status: change.to,
-            seq,
-            at: change.now,
-            completion_percentage: percentage(meta.steps_succeeded, meta.step_count),
-          })
-        : undefined;
-      if (event) items.push(this.#eventPut(event));
-      if (await this.#tryTransact(items, attempt)) {
-        return {
-          outcome: 'APPLIED',
-          meta: toMeta({ ...metaItem, ...set }),
-          ...(event ? { event } : {}),
-        };
-      }
-    }
   }
 
   /**
@@ -446,9 +326,9 @@ export class WorkflowRunRepository {
   async addExecution(workflowId: string, executionArn: string, now: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#db.send(
+        await this.db.send(
           new UpdateCommand({
-            TableName: this.#table,
+            TableName: this.table,
             Key: keys.workflow(workflowId),
             UpdateExpression:
               'SET execution_arn = if_not_exists(execution_arn, :arn), executions = list_append(if_not_exists(executions, :empty), :one), updated_at = :now',
@@ -466,112 +346,20 @@ export class WorkflowRunRepository {
         if (isConditionalCheckFailed(error)) return;
         if (errorName(error) !== 'TransactionConflictException' || attempt + 1 >= MAX_TRIES)
           throw asThrottled(error);
-        await this.#pause(attempt);
+        await this.pause(attempt);
       }
     }
   }
 
-  /**
-   * Takes the workflow's issues out of the backlog (GSI1 `BACKLOG`) once it has ended: they
-   * are resolved, or no longer pending in any workflow.
-   */
-  async clearBacklog(workflowId: string): Promise<number> {
-    const items = await this.#queryAll({
-      TableName: this.#table,
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :issue)',
-      FilterExpression: '#gsi = :backlog',
-      ExpressionAttributeNames: { '#gsi': GSI1.partitionKey },
-      ExpressionAttributeValues: {
-        ':pk': keys.workflow(workflowId).PK,
-        ':issue': 'ISSUE#',
-        ':backlog': GSI1_PARTITIONS.backlog,
-      },
-      ProjectionExpression: 'PK, SK',
-    });
-    for (const item of items) {
-      await this.#db
-        .send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { PK: item.PK, SK: item.SK },
-            UpdateExpression: 'REMOVE #gsi, #gsisk',
-            ExpressionAttributeNames: { '#gsi': GSI1.partitionKey, '#gsisk': GSI1.sortKey },
-          }),
-        )
-        .catch((error: unknown) => Promise.reject(asThrottled(error)));
-    }
-    return items.length;
-  }
-
-  #metaSeqUpdate(
-    meta: RunMeta,
-    seq: number,
-    now: string,
-    succeeded: number,
-    whileWorkflow?: readonly WorkflowStatus[],
-  ) {
-    const statuses = Object.fromEntries((whileWorkflow ?? []).map((status, i) => [`:ws${i}`, status]));
-    const statusCondition = whileWorkflow ? ` AND #status IN (${Object.keys(statuses).join(', ')})` : '';
-    return {
-      Update: {
-        TableName: this.#table,
-        Key: keys.workflow(meta.workflow_id),
-        UpdateExpression: 'SET event_seq = :seq, updated_at = :now ADD steps_succeeded :inc',
-        ConditionExpression: `event_seq = :seq0${statusCondition}`,
-        ...(whileWorkflow ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
-        ExpressionAttributeValues: {
-          ':seq': seq,
-          ':seq0': meta.event_seq,
-          ':now': now,
-          ':inc': succeeded,
-          ...statuses,
-        },
-      },
-    };
-  }
-
-  #eventPut(event: DomainEvent) {
-    return {
-      Put: {
-        TableName: this.#table,
-        Item: {
-          ...eventKey(event.workflow_id, event.seq),
-          entity: 'EVENT',
-          event,
-          [TTL_ATTRIBUTE]: epochSeconds(event.at) + EVENT_RETENTION_SECONDS,
-        },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      },
-    };
-  }
-
-  /** True when committed; false when a concurrent change won (try again). */
-  async #tryTransact(items: TransactItems, attempt: number): Promise<boolean> {
-    try {
-      await this.#db.send(new TransactWriteCommand({ TransactItems: items }));
-      return true;
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      const raced = codes.includes('ConditionalCheckFailed') || codes.includes('TransactionConflict');
-      if (!raced) throw asThrottled(error);
-      if (attempt + 1 >= MAX_TRIES)
-        throw new WorkflowBusyError(`gave up after ${MAX_TRIES} tries against concurrent changes`, {
-          cause: error,
-        });
-      await this.#pause(attempt);
-      return false;
-    }
-  }
-
-  async #get(key: Item): Promise<Item | undefined> {
-    const { Item } = await this.#db
-      .send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }))
+  protected async getItem(key: Item): Promise<Item | undefined> {
+    const { Item } = await this.db
+      .send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))
       .catch((error: unknown) => Promise.reject(asThrottled(error)));
     return Item;
   }
 
-  #queryAll(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
-    return queryAll(this.#db, input, max);
+  protected queryItems(input: QueryCommandInput, max = Number.POSITIVE_INFINITY): Promise<Item[]> {
+    return queryAll(this.db, input, max);
   }
 }
 
@@ -594,7 +382,7 @@ export function workflowConflict(workflowId: string, status: WorkflowStatus, wan
 
 // ---------------------------------------------------------------- mapping
 
-function toMeta(item: Item): RunMeta {
+export function toMeta(item: Item): RunMeta {
   return {
     workflow_id: String(item.workflow_id),
     status: item.status as WorkflowStatus,
@@ -614,7 +402,7 @@ function toMeta(item: Item): RunMeta {
   };
 }
 
-function toStep(item: Item): RunStep {
+export function toStep(item: Item): RunStep {
   return {
     workflow_id: String(item.workflow_id),
     step_id: String(item.step_id),
@@ -646,7 +434,7 @@ function toStep(item: Item): RunStep {
   };
 }
 
-function buildEvent(
+export function buildEvent(
   partial: EventSpec,
   base: Omit<DomainEvent, 'type' | 'eta_completion'> & { eta_completion?: string | null },
 ): DomainEvent {
@@ -659,13 +447,13 @@ function buildEvent(
   } as DomainEvent;
 }
 
-function percentage(done: number, total: number): number {
+export function percentage(done: number, total: number): number {
   if (total <= 0) return 0;
   return Math.round((1000 * Math.min(done, total)) / total) / 10;
 }
 
 /** `SET #a = :a, ...` over the given attributes. */
-function setExpression(set: Item): {
+export function setExpression(set: Item): {
   UpdateExpression: string;
   ExpressionAttributeNames: Record<string, string>;
   ExpressionAttributeValues: Record<string, unknown>;
@@ -686,7 +474,7 @@ function setExpression(set: Item): {
   };
 }
 
-function mergeValues(
+export function mergeValues(
   expression: {
     ExpressionAttributeNames: Record<string, string>;
     ExpressionAttributeValues: Record<string, unknown>;
@@ -700,7 +488,7 @@ function mergeValues(
   };
 }
 
-function epochSeconds(iso: string): number {
+export function epochSeconds(iso: string): number {
   return Math.floor(Date.parse(iso) / 1000);
 }
 

@@ -185,8 +185,8 @@ export class WorkflowRepository {
         requestHash,
       ),
     ];
-    const meta = metaItem(input, requestHash);
-    return this.#commit(input, items, meta, requestHash);
+    const { meta, detail } = metaItems(input, requestHash);
+    return this.#commit(input, [...items, detail], meta, requestHash);
   }
 
   /**
@@ -238,10 +238,12 @@ export class WorkflowRepository {
       source: 'plan',
       issue_count: issues.length,
       plan_id: recovery_plan.plan_id ?? null,
+    };
+    const detail = detailItem(input.workflow_id, requestHash, input.allocation, {
       resource_constraints: recovery_plan.constraints,
       agent_status: input.request.agent_status,
-    };
-    return this.#commit(input, items, meta, requestHash);
+    });
+    return this.#commit(input, [...items, detail], meta, requestHash);
   }
 
   async #commit(
@@ -311,6 +313,7 @@ export class WorkflowRepository {
     });
     const meta = items.find((item) => item.SK === 'META');
     if (!meta) throw new NotFoundError(`workflow ${workflowId} does not exist`);
+    const detail = items.find((item) => item.SK === keys.workflowDetail(workflowId).SK);
     const decisions = items
       .filter((item) => String(item.SK).startsWith('ISSUE#') && item.request_hash === meta.request_hash)
       .sort((a, b) => Number(a.position) - Number(b.position))
@@ -320,7 +323,7 @@ export class WorkflowRepository {
       execution_arn: meta.execution_arn ?? null,
       status: meta.status,
       assignment: {
-        ...(meta.assignment as object),
+        ...(detail?.assignment as object),
         unassigned: decisions
           .filter((d) => d.status === 'UNASSIGNED')
           .map((d) => ({ issue_id: d.issue_id, reason: d.unassigned_reason, detail: d.reason })),
@@ -615,6 +618,26 @@ function baseMeta(
     step_count: allocation.steps.length,
     steps_succeeded: 0,
     wave_concurrency: allocation.waves.map((w) => w.max_concurrency),
+    version: 1,
+  };
+}
+
+/**
+ * The write-once DETAIL item (keys.workflowDetail): the plan's figures and whatever else the
+ * request brought that no step transition reads. Written in the chunks before META, so it
+ * commits or rolls back with the workflow.
+ */
+function detailItem(
+  workflowId: string,
+  requestHash: string,
+  allocation: ResourceAllocation,
+  extra: Item,
+): Item {
+  return {
+    ...keys.workflowDetail(workflowId),
+    entity: 'WORKFLOW_DETAIL',
+    workflow_id: workflowId,
+    request_hash: requestHash,
     plan: {
       makespan: allocation.makespan,
       wave_makespan: allocation.wave_makespan,
@@ -625,20 +648,22 @@ function baseMeta(
       utilization: allocation.utilization,
       wave_count: allocation.waves.length,
     },
-    version: 1,
+    ...extra,
   };
 }
 
-function metaItem(input: CreateWorkflowInput, requestHash: string): Item {
+function metaItems(input: CreateWorkflowInput, requestHash: string): { meta: Item; detail: Item } {
   const { workflow_id, created_at, outcome, request } = input;
   const { assignment, allocation } = outcome;
   const assigned = assignment.decisions.filter((d) => d.status === 'ASSIGNED').length;
-  return {
+  const meta = {
     ...baseMeta(workflow_id, created_at, input.caller, requestHash, allocation),
     source: 'issues',
     issue_count: request.detected_issues.length,
     assigned_count: assigned,
     unassigned_count: request.detected_issues.length - assigned,
+  };
+  const detail = detailItem(workflow_id, requestHash, allocation, {
     assignment: {
       assigned_agents: assignment.assigned_agents,
       execution_order: assignment.execution_order,
@@ -647,7 +672,8 @@ function metaItem(input: CreateWorkflowInput, requestHash: string): Item {
     },
     system_context: request.system_context,
     resource_constraints: request.resource_constraints,
-  };
+  });
+  return { meta, detail };
 }
 
 function* chunked(items: readonly Item[]): Generator<Item[]> {

@@ -36,6 +36,7 @@ import type {
   LambdaInvoker,
   Provider,
   ResolvedResource,
+  UsageReport,
 } from '../types';
 import { LambdaAuthorizers, TimeoutError, withTimeout } from './apigateway/authorizer';
 import { GatewayError } from './apigateway/gateway-responses';
@@ -52,6 +53,8 @@ export const API_GATEWAY_WEBSOCKET_RESOURCE_TYPES = [
   'AWS::ApiGatewayV2::IntegrationResponse',
 ] as const;
 
+/** API Gateway meters WebSocket messages in 32 KB increments. */
+const BILLING_UNIT_BYTES = 32 * 1024;
 /** AWS's message payload limit for WebSocket APIs (inbound and PostToConnection). */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 /** AWS's idle connection timeout. */
@@ -137,6 +140,7 @@ export class WebSocketDeployError extends Error {
 export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOptions = {}): Provider & {
   readonly apis: () => readonly WebSocketApiState[];
   readonly connectionIds: () => readonly string[];
+  usage(): UsageReport;
 } {
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -152,6 +156,25 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
   let stopping = false;
   const authorizers = new LambdaAuthorizers({ now: Date.now, timeoutMs, log: (m) => log(m) });
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
+  /**
+   * Cumulative, for `usage()`. API Gateway bills WebSocket messages both ways in 32 KB units,
+   * and connection time by the minute.
+   */
+  const counters = {
+    connections: 0,
+    messages_received: 0,
+    messages_sent: 0,
+    message_units: 0,
+    closed_connection_ms: 0,
+  };
+  const countMessage = (direction: 'messages_received' | 'messages_sent', bytes: number) => {
+    counters[direction] += 1;
+    counters.message_units += Math.max(1, Math.ceil(bytes / BILLING_UNIT_BYTES));
+  };
+  const sendCounted = (connection: Connection, text: string) => {
+    countMessage('messages_sent', Buffer.byteLength(text));
+    connection.ws.send(text);
+  };
 
   const adopt = (context: Omit<DeployContext, 'stackName'>) => {
     region = context.region;
@@ -177,6 +200,16 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
     resourceTypes: API_GATEWAY_WEBSOCKET_RESOURCE_TYPES,
     apis: () => [...apis.values()],
     connectionIds: () => [...connections.keys()],
+    usage() {
+      const now = Date.now();
+      let openMs = 0;
+      for (const connection of connections.values()) openMs += now - connection.connectedAt;
+      return {
+        ...counters,
+        connection_ms: counters.closed_connection_ms + openMs,
+        open_connections: connections.size,
+      };
+    },
 
     matches(request) {
       const target = parsePath(request.path);
@@ -293,7 +326,7 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
               'PayloadTooLargeException',
               `Message too long: over ${maxMessageBytes} bytes`,
             );
-          connection.ws.send(request.body.toString('utf8'));
+          sendCounted(connection, request.body.toString('utf8'));
           touch(connection);
           return { status: 200 };
         }
@@ -425,12 +458,14 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
     wss.handleUpgrade(shim as never, socket, head, (ws) => {
       const connection: Connection = { ...connectionBase, ws };
       connections.set(connectionId, connection);
+      counters.connections += 1;
       touch(connection);
       connection.maxTimer = setTimeout(() => ws.close(1001, 'Going away'), maxConnectionMs);
       connection.maxTimer.unref();
       ws.on('message', (data, isBinary) => {
         touch(connection);
         const body = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        countMessage('messages_received', body.length);
         void onMessage(
           connection,
           api,
@@ -443,7 +478,8 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
       ws.on('error', (error) => log(`execute-api: connection ${connectionId}: ${error.message}`));
       ws.on('close', (code, reason) => {
         clearTimers(connection);
-        connections.delete(connectionId);
+        if (connections.delete(connectionId))
+          counters.closed_connection_ms += Date.now() - connection.connectedAt;
         const disconnect = api.routes.get('$disconnect');
         if (!disconnect || stopping) return;
         const context = {
@@ -490,7 +526,7 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
       payload && typeof payload === 'object' && 'body' in payload ? payload.body : undefined;
     if (responseBody === undefined || responseBody === null) return;
     if (connection.ws.readyState === 1)
-      connection.ws.send(typeof responseBody === 'string' ? responseBody : JSON.stringify(responseBody));
+      sendCounted(connection, typeof responseBody === 'string' ? responseBody : JSON.stringify(responseBody));
   }
 
   async function integrate(
@@ -557,7 +593,7 @@ export function createApiGatewayWebSocketProvider(options: ApiGatewayWebSocketOp
   }
 
   function sendFrame(connection: Connection, body: unknown): void {
-    if (connection.ws.readyState === 1) connection.ws.send(JSON.stringify(body));
+    if (connection.ws.readyState === 1) sendCounted(connection, JSON.stringify(body));
   }
 }
 

@@ -1,9 +1,12 @@
 /**
  * DynamoDB: AWS's own DynamoDB Local, run as a child process the provider owns. Every
- * `dynamodb` request is proxied to it byte for byte. No re-signing: DynamoDB Local
- * wants a SigV4-shaped Authorization header but never checks the signature (its
- * readiness probe signs with `Signature=0`). Responses come back byte for byte too, so
- * the `x-amz-crc32` checksum the SDK and the CLI verify still matches.
+ * `dynamodb` request is proxied to it. No re-signing: DynamoDB Local wants a
+ * SigV4-shaped Authorization header but never checks the signature (its readiness
+ * probe signs with `Signature=0`). The one change on the way: calls that consume
+ * capacity ask for `ReturnConsumedCapacity: TOTAL`, so the provider can count read and
+ * write units (`usage()`, `GET /_aws/usage`); when the caller had not asked, the field
+ * is taken out of the answer and the `x-amz-crc32` checksum the SDK and the CLI verify
+ * is recomputed (dynamodb-metering.ts). Every other answer comes back byte for byte.
  *
  * Deploys AWS::DynamoDB::Table: CreateTable from the template's keys, attribute
  * definitions, indexes, billing and streams, then UpdateTimeToLive. SSE, PITR,
@@ -31,6 +34,13 @@ import {
   type Provider,
   type ResolvedResource,
 } from '../types';
+import {
+  CapacityMeter,
+  dynamoOperation,
+  errorTypeOf,
+  meterRequest,
+  meterResponse,
+} from './dynamodb-metering';
 
 const TARGET_PREFIXES = ['DynamoDB_20120810.', 'DynamoDBStreams_20120810.'];
 /** Hop-by-hop headers, and the ones the edge sets itself. */
@@ -69,6 +79,7 @@ export function createDynamoDbProvider(options: DynamoDbProviderOptions = {}): D
   let backend: DynamoDbLocal | undefined;
   let client: DynamoDBClient | undefined;
   let agent: Agent | undefined;
+  const meter = new CapacityMeter();
 
   return {
     service: 'dynamodb',
@@ -89,8 +100,16 @@ export function createDynamoDbProvider(options: DynamoDbProviderOptions = {}): D
       if (!backend || !agent) {
         return awsJsonError(503, 'ServiceUnavailable', 'DynamoDB Local is not running');
       }
-      return proxy(request, backend.port, agent);
+      const metered = meterRequest(request.target, request.body);
+      const answer = await proxy({ ...request, body: metered.body }, backend.port, agent);
+      const body = Buffer.from(answer.body ?? '');
+      if (answer.status === 400 && metered.access === 'write') meter.refused(errorTypeOf(body));
+      const result = meterResponse(metered, answer.status, { ...answer.headers }, body);
+      meter.add(result.units, dynamoOperation(request.target));
+      return { status: answer.status, headers: result.headers, body: result.body };
     },
+
+    usage: () => meter.report(),
 
     async start(context): Promise<void> {
       // The JVM's own lines are kept for error messages, not printed.

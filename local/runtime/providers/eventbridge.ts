@@ -303,6 +303,9 @@ export function createEventBridgeProvider(options: EventBridgeProviderOptions = 
     }
   }
 
+  /** Entries put, counted in EventBridge's 64 KB billing chunks, for `usage()`. */
+  let eventUnits = 0;
+
   /** The one PutEvents path, for the HTTP API and in-process callers. */
   async function putEvents(entries: readonly EventBridgeEntry[]): Promise<PutEventsResult> {
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
@@ -316,6 +319,8 @@ export function createEventBridgeProvider(options: EventBridgeProviderOptions = 
       );
     }
     const results: PutEventsResult['Entries'][number][] = [];
+    // EventBridge bills each entry in 64 KB chunks.
+    for (const entry of entries) eventUnits += Math.max(1, Math.ceil(entrySize(entry) / (64 * 1024)));
     for (const entry of entries) {
       const problem = entryProblem(entry);
       if (problem) {
@@ -523,6 +528,7 @@ export function createEventBridgeProvider(options: EventBridgeProviderOptions = 
   return {
     service: 'events',
     resourceTypes: [RULE_TYPE, BUS_TYPE],
+    usage: () => ({ event_units: eventUnits }),
 
     matches: (request) =>
       request.target?.startsWith(TARGET_PREFIX) === true || request.signingService === 'events',

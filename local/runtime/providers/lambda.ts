@@ -62,6 +62,7 @@ import {
   LOCAL_ACCOUNT_ID,
   type Provider,
   type ResolvedResource,
+  type UsageReport,
 } from '#local/runtime/types';
 
 const WORKER_FILE = join(__dirname, 'lambda-worker.cjs');
@@ -291,6 +292,8 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
     { readonly controller: AbortController; readonly loops: Promise<void>[] }
   >();
   let stopped = false;
+  /** SQS requests the event source mappings make, as Lambda's pollers would (billed to the queue owner). */
+  const esmUsage = { receive_requests: 0, delete_batch_requests: 0, messages: 0 };
   /** Region and account of ARNs in error messages: the runtime's, once it told us. */
   let home = { region: DEFAULT_REGION, accountId: LOCAL_ACCOUNT_ID };
 
@@ -299,6 +302,15 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
     private readonly slots = new Set<Slot>();
     private readonly idle: Slot[] = [];
     private readonly queue: Job[] = [];
+    /** Cumulative, for `usage()`: what Lambda would bill, and the log bytes CloudWatch would ingest. */
+    readonly usage = {
+      invocations: 0,
+      errors: 0,
+      cold_starts: 0,
+      duration_ms: 0,
+      billed_ms: 0,
+      log_bytes: 0,
+    };
 
     constructor(
       readonly config: LambdaFunction,
@@ -421,7 +433,7 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
           const durationMs = performance.now() - job.startedAt;
           this.flushOutput(slot);
           slot.job = undefined;
-          this.logReport(job, durationMs, message.heapUsedMb);
+          this.logReport(job, durationMs, message.ok, message.heapUsedMb);
           const outcome: Outcome = message.ok
             ? {
                 invocation: {
@@ -487,7 +499,7 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
         if (errorType === 'Sandbox.Timedout') {
           this.emit(slot, `${new Date().toISOString()} ${job.requestId} ${errorMessage}`, job);
         }
-        this.logReport(job, durationMs);
+        this.logReport(job, durationMs, false);
         job.resolve(this.failure(job, errorType, errorMessage, trace));
       }
       void this.retire(slot);
@@ -554,11 +566,13 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
       job.logLines.push(line);
     }
 
-    private logReport(job: Job, durationMs: number, heapUsedMb?: number): void {
+    private logReport(job: Job, durationMs: number, ok: boolean, heapUsedMb?: number): void {
+      // Since August 2025 Lambda bills the init phase of on-demand functions too.
+      const billedMs = Math.ceil(durationMs + (job.initDurationMs ?? 0));
       const parts = [
         `REPORT RequestId: ${job.requestId}`,
         `Duration: ${durationMs.toFixed(2)} ms`,
-        `Billed Duration: ${Math.ceil(durationMs + (job.initDurationMs ?? 0))} ms`,
+        `Billed Duration: ${billedMs} ms`,
         `Memory Size: ${this.config.memorySize} MB`,
       ];
       if (heapUsedMb !== undefined) parts.push(`Max Memory Used: ${heapUsedMb} MB`);
@@ -566,6 +580,12 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
       this.record(job, `END RequestId: ${job.requestId}`);
       const report = parts.join('\t');
       this.record(job, report);
+      this.usage.invocations += 1;
+      if (!ok) this.usage.errors += 1;
+      if (job.initDurationMs !== undefined) this.usage.cold_starts += 1;
+      this.usage.duration_ms += durationMs;
+      this.usage.billed_ms += billedMs;
+      for (const line of job.logLines) this.usage.log_bytes += Buffer.byteLength(line) + 1;
       this.log(`[lambda:${this.config.name}] ${report}`);
     }
   }
@@ -777,8 +797,11 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
       try {
         const messages = await receiveBatch(mapping, sqs, signal);
         if (messages.length === 0) continue;
+        esmUsage.messages += messages.length;
         const { failedMessageIds } = await invokeSqsBatch(mapping.uuid, messages);
         const failed = new Set(failedMessageIds);
+        // Lambda deletes a batch's successes with DeleteMessageBatch, ten entries a request.
+        esmUsage.delete_batch_requests += Math.ceil((messages.length - failed.size) / SQS_RECEIVE_MAX);
         for (const message of messages) {
           if (!failed.has(message.messageId))
             await sqs.deleteMessage(mapping.eventSourceArn, message.receiptHandle);
@@ -801,6 +824,7 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
     signal: AbortSignal,
   ): Promise<ReceivedMessage[]> {
     const max = (wanted: number) => Math.min(SQS_RECEIVE_MAX, wanted);
+    esmUsage.receive_requests += 1;
     const batch = await sqs.receiveMessages(mapping.eventSourceArn, {
       max: max(mapping.batchSize),
       waitSeconds: 20,
@@ -814,6 +838,7 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
         waitSeconds: Math.min(20, Math.max(0, remainingSeconds)),
         signal,
       });
+      esmUsage.receive_requests += 1;
       if (more.length === 0) break;
       batch.push(...more);
     }
@@ -1006,6 +1031,7 @@ export function createLambdaProvider(options: LambdaProviderOptions = {}): Lambd
       );
     },
     handle,
+    usage: () => lambdaUsage([...functionsByName.values()], esmUsage),
     async start(context) {
       home = { region: context.region, accountId: context.accountId };
     },
@@ -1045,6 +1071,29 @@ export function parseFunctionReference(reference: string): { name: string; quali
   if (parts[0] === 'arn') return { name: parts[6] ?? '', qualifier: parts[7] };
   if (parts[1] === 'function') return { name: parts[2] ?? '', qualifier: parts[3] };
   return { name: parts[0] ?? '', qualifier: parts[1] };
+}
+
+/**
+ * The provider's counters for `GET /_aws/usage`: per function and in all, invocations, errors,
+ * billed milliseconds and GB-seconds (billed ms × the function's MemorySize), log bytes; and the
+ * event source mappings' SQS requests.
+ */
+function lambdaUsage(
+  runtimes: readonly { readonly config: LambdaFunction; readonly usage: Readonly<Record<string, number>> }[],
+  esm: Readonly<Record<string, number>>,
+): UsageReport {
+  const functions: Record<string, UsageReport> = {};
+  const totals = { invocations: 0, errors: 0, billed_ms: 0, gb_seconds: 0, log_bytes: 0 };
+  for (const { config, usage } of runtimes) {
+    const gbSeconds = ((usage.billed_ms ?? 0) / 1000) * (config.memorySize / 1024);
+    functions[config.name] = { ...usage, memory_mb: config.memorySize, gb_seconds: gbSeconds };
+    totals.invocations += usage.invocations ?? 0;
+    totals.errors += usage.errors ?? 0;
+    totals.billed_ms += usage.billed_ms ?? 0;
+    totals.gb_seconds += gbSeconds;
+    totals.log_bytes += usage.log_bytes ?? 0;
+  }
+  return { ...totals, event_source_mappings: { ...esm }, functions };
 }
 
 export function functionArn(region: string, accountId: string, name: string): string {

@@ -108,8 +108,8 @@ async function backlogSize(): Promise<number> {
 
 /** What the workflow handler does when a workflow ends: its issues leave the backlog. */
 async function drain(workflowId: string): Promise<void> {
-  const { WorkflowRunRepository } = await import('#shared/repository/workflow-run');
-  await new WorkflowRunRepository(documents, TABLE_NAME).clearBacklog(workflowId);
+  const { WorkflowTransitions } = await import('#shared/repository/workflow-transitions');
+  await new WorkflowTransitions(documents, TABLE_NAME).clearBacklog(workflowId);
 }
 
 /** Shared by the tests below, in order. */

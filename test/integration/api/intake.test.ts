@@ -132,7 +132,8 @@ describe('POST issues', () => {
       version: 1,
     });
     expect(stored.steps).toHaveLength(steps);
-    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + steps + 1);
+    // The issues, the steps, DETAIL and META.
+    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + steps + 2);
     const execution = await describeExecution(runArn);
     expect(execution.status).toBe('RUNNING');
     expect(JSON.parse(execution.input ?? '{}')).toEqual({ workflow_id: accepted.workflow_id });
@@ -188,7 +189,7 @@ describe('POST issues', () => {
     expect(outcomes).toContain('ACCEPTED');
     for (const outcome of outcomes) expect(['ACCEPTED', 'REQUEST_IN_PROGRESS']).toContain(outcome);
     const stored = await storedWorkflow(api.workflows.workflowIdFor(sub, key));
-    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + stored.steps.length + 1);
+    expect(stored.all).toHaveLength(sampleRequest.detected_issues.length + stored.steps.length + 2);
     expect(stored.meta).toMatchObject({ caller: sub, version: 1 });
     // One run, whichever request started it.
     expect(stored.meta?.executions).toHaveLength(1);
@@ -254,8 +255,8 @@ describe('POST issues', () => {
     expect(stored.all).toEqual([]);
     // The failed request released its idempotency record instead of burning the key.
     expect(fixed.status).toBe(202);
-    // Two issues, two steps and META.
-    expect((await storedWorkflow(workflowId)).all).toHaveLength(5);
+    // Two issues, two steps, DETAIL and META.
+    expect((await storedWorkflow(workflowId)).all).toHaveLength(6);
   });
 
   it('rejects malformed JSON with 400 MALFORMED_JSON and writes no workflow', async () => {
@@ -308,14 +309,15 @@ describe('POST issues', () => {
     expect(stored.meta).toMatchObject({ issue_count: MAX_ISSUES_PER_REQUEST, status: 'PENDING' });
     expect(stored.issues.size).toBe(MAX_ISSUES_PER_REQUEST);
     expect([...stored.issues.keys()].sort()).toEqual(batch.detected_issues.map((i) => i.issue_id).sort());
-    // 1,000 issue items in transactions of at most 99 items, then META alone.
+    // 1,000 issue items and DETAIL in transactions of at most 99 items, then META alone.
     const sizes = transactions.map((command) => command.input.TransactItems?.length ?? 0);
     expect(sizes.every((size) => size <= api.workflows.MAX_ITEMS_PER_TRANSACTION)).toBe(true);
     expect(sizes).toHaveLength(
       Math.ceil(MAX_ISSUES_PER_REQUEST / api.workflows.MAX_ITEMS_PER_TRANSACTION) + 1,
     );
     expect(sizes.at(-1)).toBe(1);
-    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(MAX_ISSUES_PER_REQUEST + 1);
+    // Every issue, DETAIL and META (no step: these issues are unassigned).
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(MAX_ISSUES_PER_REQUEST + 2);
   });
 });
 
@@ -435,7 +437,7 @@ describe('POST issues when a transaction fails', () => {
     expect((await storedWorkflow(workflowId)).all).toEqual([foreign]);
     // The failure was real and late: two chunks committed before the third was cancelled ...
     const transactions = commands.filter((command) => command instanceof TransactWriteCommand);
-    expect(transactions.map((command) => command.input.TransactItems?.length)).toEqual([99, 99, 52]);
+    expect(transactions.map((command) => command.input.TransactItems?.length)).toEqual([99, 99, 53]);
     // ... and exactly their 198 items were deleted again.
     const deleted = commands
       .filter((command) => command instanceof BatchWriteCommand)

@@ -11,6 +11,7 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   DescribeSecretCommand,
@@ -18,6 +19,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { USAGE_PATH, type UsageCounters } from '#local/runtime/edge';
 import type { DynamoDbProvider } from '#local/runtime/providers/dynamodb';
 import { createProviders } from '#local/runtime/providers/index';
 import type { Runtime } from '#local/runtime/runtime';
@@ -190,6 +192,80 @@ describe('DynamoDB', () => {
     const { Item } = await client.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
     client.destroy();
     expect(Item?.note).toEqual({ S: 'ünïcode ✓' });
+  });
+});
+
+describe('usage counters (GET /_aws/usage)', () => {
+  async function usage(): Promise<UsageCounters> {
+    const response = await fetch(`${runtime.endpoint}${USAGE_PATH}`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as UsageCounters;
+  }
+  const units = (counters: UsageCounters) =>
+    counters.services.dynamodb as { read_units: number; write_units: number };
+
+  it('meters DynamoDB capacity units while the SDK and the CLI see the answers they asked for', async () => {
+    // Prepare
+    const client = new DynamoDBClient(clientConfig());
+    const TableName = runtime.outputs.TableName;
+    const key = (sk: string) => ({ PK: { S: 'IT#usage' }, SK: { S: sk } });
+    const before = await usage();
+
+    // Act
+    const put = await client.send(new PutItemCommand({ TableName, Item: { ...key('a'), n: { N: '1' } } }));
+    await client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [{ Put: { TableName, Item: key('b') } }, { Put: { TableName, Item: key('c') } }],
+      }),
+    );
+    const read = await client.send(
+      new GetItemCommand({ TableName, Key: key('a'), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    const cli = await runAwsCli(runtime.endpoint, [
+      'dynamodb',
+      'get-item',
+      '--table-name',
+      String(TableName),
+      '--key',
+      JSON.stringify(key('a')),
+    ]);
+    client.destroy();
+    const after = await usage();
+
+    // Assess: a put of one small item is 1 unit, a transaction of two is 2 x 2, a strong read 1,
+    // the CLI's eventually consistent read 0.5.
+    expect(put.ConsumedCapacity).toBeUndefined();
+    expect(read.ConsumedCapacity).toMatchObject({ TableName, CapacityUnits: 1 });
+    expect(cli.stderr).toBe('');
+    expect(JSON.parse(cli.stdout)).toEqual({ Item: { ...key('a'), n: { N: '1' } } });
+    expect(units(after).write_units - units(before).write_units).toBe(5);
+    expect(units(after).read_units - units(before).read_units).toBe(1.5);
+    const requests = (counters: UsageCounters, operation: string) =>
+      counters.requests.dynamodb?.[operation] ?? 0;
+    expect(requests(after, 'PutItem') - requests(before, 'PutItem')).toBe(1);
+    expect(requests(after, 'GetItem') - requests(before, 'GetItem')).toBe(2);
+  });
+
+  it('counts each API request and the Lambda invocations behind it, with billed GB-seconds', async () => {
+    // Prepare
+    const token = await tokenFor('viewer');
+    type LambdaUsage = { invocations: number; gb_seconds: number; billed_ms: number };
+    const before = await usage();
+
+    // Act
+    const response = await fetch(`${runtime.outputs.RestApiUrl}api/orchestrator/agents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const after = await usage();
+
+    // Assess
+    expect(response.status).toBe(200);
+    const invoked = (counters: UsageCounters) => counters.requests['execute-api']?.Invoke ?? 0;
+    expect(invoked(after) - invoked(before)).toBe(1);
+    const lambda = (counters: UsageCounters) => counters.services.lambda as unknown as LambdaUsage;
+    expect(lambda(after).invocations - lambda(before).invocations).toBeGreaterThanOrEqual(1);
+    expect(lambda(after).billed_ms).toBeGreaterThan(lambda(before).billed_ms);
+    expect(lambda(after).gb_seconds).toBeGreaterThan(lambda(before).gb_seconds);
   });
 });
 

@@ -301,6 +301,33 @@ describe('the API Gateway WebSocket provider', () => {
     expect(gone).toMatchObject({ $metadata: { httpStatusCode: 410 } });
   });
 
+  it('counts messages both ways in 32 KB units, and connection time, for usage()', async () => {
+    // Arrange
+    const before = websocket.usage();
+    const ws = await connect('?token=good');
+    const id = await connectionIdOf(ws);
+
+    // Act: one message in (the ping) and its reply out, then a 40 KB PostToConnection (2 units).
+    ws.send(JSON.stringify({ action: 'ping' }));
+    await nextMessage(ws);
+    const frame = nextMessage(ws);
+    await management.send(
+      new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('x'.repeat(40 * 1024)) }),
+    );
+    await frame;
+    ws.close();
+    await eventually(() => !websocket.connectionIds().includes(id));
+    const after = websocket.usage();
+
+    // Assess
+    const delta = (counter: string) => (after[counter] as number) - (before[counter] as number);
+    expect(delta('connections')).toBe(1);
+    expect(delta('messages_received')).toBeGreaterThanOrEqual(1);
+    expect(delta('messages_sent')).toBeGreaterThanOrEqual(2);
+    expect(delta('message_units')).toBe(delta('messages_received') + delta('messages_sent') + 1);
+    expect(delta('connection_ms')).toBeGreaterThan(0);
+  });
+
   it('delivers post-to-connection from the AWS CLI', async () => {
     // Arrange
     const ws = await connect('?token=good');

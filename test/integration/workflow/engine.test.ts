@@ -19,7 +19,7 @@ import {
   type RecoveryWorkflowRequest,
 } from '#core/wire';
 import { AgentRepository } from '#shared/repository/agents';
-import { WorkflowRunRepository } from '#shared/repository/workflow-run';
+import { WorkflowTransitions } from '#shared/repository/workflow-transitions';
 import { WorkflowRepository } from '#shared/repository/workflows';
 import { createWorkflowEngine, WorkflowOp, WorkflowStateError } from '#shared/workflow-engine';
 import { recording, type Sent } from './recording';
@@ -40,7 +40,7 @@ const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 let sent: Sent[];
 let published: DomainEvent[];
 let engine: ReturnType<typeof createWorkflowEngine>;
-const runs = new WorkflowRunRepository(documents, TABLE);
+const runs = new WorkflowTransitions(documents, TABLE);
 const workflows = new WorkflowRepository(documents, TABLE);
 
 beforeEach(() => {

@@ -15,7 +15,7 @@ import { optimizeResources } from '#core/triage';
 import type { AgentHealthEvent, AgentRegistration, PlanStep, RecoveryWorkflowRequest } from '#core/wire';
 import { createSweep } from '#shared/health-sweep';
 import { AgentRepository } from '#shared/repository/agents';
-import { WorkflowRunRepository } from '#shared/repository/workflow-run';
+import { WorkflowTransitions } from '#shared/repository/workflow-transitions';
 import { WorkflowRepository } from '#shared/repository/workflows';
 import { createWorkflowEngine, WorkflowOp } from '#shared/workflow-engine';
 import { recording, type Sent } from './recording';
@@ -34,7 +34,7 @@ const CIRCUIT: CircuitBreakerConfig = {
 };
 
 const agents = new AgentRepository(documents, TABLE);
-const runs = new WorkflowRunRepository(documents, TABLE);
+const runs = new WorkflowTransitions(documents, TABLE);
 const workflows = new WorkflowRepository(documents, TABLE);
 let clock = START;
 let sent: Sent[];

@@ -1,4 +1,4 @@
-import { credentialScope, describeOperation } from '#local/runtime/edge';
+import { credentialScope, describeOperation, usageOperation } from '#local/runtime/edge';
 import { localizeUrls } from '#local/runtime/runtime';
 import type { AwsRequest } from '#local/runtime/types';
 
@@ -82,5 +82,23 @@ describe('localizeUrls', () => {
     expect(localizeUrls('arn:aws:sqs:us-east-1:000000000000:q', endpoint)).toBe(
       'arn:aws:sqs:us-east-1:000000000000:q',
     );
+  });
+});
+
+describe('usageOperation', () => {
+  it.each([
+    ['POST', '/_aws/execute-api/abc123/v1/api/orchestrator/issues', 'execute-api', 'Invoke'],
+    ['GET', '/_aws/execute-api/abc123/v1', 'execute-api', 'Invoke'],
+    ['POST', '/_aws/execute-api/ws1/live/@connections/Zm9v', 'execute-api', 'PostToConnection'],
+    ['GET', '/_aws/execute-api/ws1/live/@connections/Zm9v', 'execute-api', 'GetConnection'],
+    ['DELETE', '/_aws/execute-api/ws1/live/@connections/Zm9v', 'execute-api', 'DeleteConnection'],
+    ['POST', '/2015-03-31/functions/my-fn/invocations', 'lambda', 'Invoke'],
+  ])('keys %s %s as %s %s', (method, path, service, operation) => {
+    expect(usageOperation(request({ method, path }))).toEqual({ service, operation });
+  });
+
+  it('keys every other call as describeOperation does', () => {
+    const call = request({ signingService: 'dynamodb', target: 'DynamoDB_20120810.Query' });
+    expect(usageOperation(call)).toEqual({ service: 'dynamodb', operation: 'Query' });
   });
 });

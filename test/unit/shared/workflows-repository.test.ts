@@ -55,7 +55,7 @@ async function thrown(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('createWorkflow', () => {
-  it('writes 1,000 issues and their 900 steps in transactions of at most 99, then META alone, last', async () => {
+  it('writes 1,000 issues, their 900 steps and the DETAIL item in transactions of at most 99, then META alone, last', async () => {
     // Prepare
     const table = fakeTable();
     const workflows = new repo.WorkflowRepository(table.client, 'T');
@@ -66,7 +66,8 @@ describe('createWorkflow', () => {
     // Assess
     const txs = transactions(table);
     expect(result).toBe('CREATED');
-    expect(txs.map((t) => t.length)).toEqual([...Array(19).fill(99), 19, 1]);
+    expect(txs.map((t) => t.length)).toEqual([...Array(19).fill(99), 20, 1]);
+    expect(txs.at(-2)?.at(-1)?.Put.Item.SK).toBe('DETAIL');
     const stepItems = txs.flat().filter((a) => String(a.Put.Item.SK).startsWith('STEP#'));
     expect(stepItems).toHaveLength(900);
     expect(stepItems[0]?.Put.Item).toMatchObject({
@@ -102,7 +103,16 @@ describe('createWorkflow', () => {
       decision: { status: 'UNASSIGNED', unassigned_reason: 'NO_CAPABLE_AGENT' },
     });
     expect(metaOf(table)).toMatchObject({ issue_count: 20, assigned_count: 18, unassigned_count: 2 });
-    expect(metaOf(table)?.assignment).not.toHaveProperty('decisions');
+    // The plan and assignment summary live in the write-once DETAIL item, so META (updated by
+    // every step transition) stays small.
+    expect(metaOf(table)).not.toHaveProperty('assignment');
+    expect(metaOf(table)).not.toHaveProperty('plan');
+    expect(table.items.get('WF#wf-test|DETAIL')).toMatchObject({
+      entity: 'WORKFLOW_DETAIL',
+      assignment: { execution_order: expect.any(Array) },
+      plan: { makespan: expect.any(String) },
+    });
+    expect(table.items.get('WF#wf-test|DETAIL')?.assignment).not.toHaveProperty('decisions');
   });
 
   it('leaves nothing behind when a later chunk fails, and rethrows', async () => {
