@@ -94,6 +94,8 @@ export const WorkflowOp = z.discriminatedUnion('op', [
     op: z.literal('order'),
     workflow_id: Identifier,
     steps: z.array(z.object({ step_id: Identifier }).loose()).max(10_000),
+    /** The wave's Map concurrency: a wave that fits in it starts all at once, in no order. */
+    max_concurrency: z.number().int().min(1).optional(),
   }),
   z.object({
     op: z.literal('finish'),
@@ -447,6 +449,9 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
    * the wave begins, not as they were when the plan was made.
    */
   async function order(op: Extract<WorkflowOp, { op: 'order' }>) {
+    // Every step of a wave that fits in its concurrency starts at once: order cannot matter,
+    // so nothing is read (the common case; it saves the reads on every such wave).
+    if (op.max_concurrency !== undefined && op.steps.length <= op.max_concurrency) return { steps: op.steps };
     const now_ms = deps.now().getTime();
     const [{ steps }, agents] = await Promise.all([runs.load(op.workflow_id), deps.agents.dispatchViews()]);
     const wave = op.steps.map((s) => s.step_id);

@@ -141,7 +141,13 @@ describe('recovery.asl.json', () => {
 
     // Assess
     expect(order).toMatchObject({
-      Parameters: { Payload: { op: 'order', 'steps.$': '$.segment.steps' } },
+      Parameters: {
+        Payload: {
+          op: 'order',
+          'steps.$': '$.segment.steps',
+          'max_concurrency.$': '$.segment.max_concurrency',
+        },
+      },
       ResultPath: '$.ordered',
       Catch: [{ ErrorEquals: ['States.ALL'], Next: 'KeepPlannedOrder' }],
       Next: 'RunSteps',

@@ -367,6 +367,21 @@ describe('wave order', () => {
     expect(healthy).toEqual(['w4', 'w1', 'w2', 'w3']);
     expect(afterFailure).toEqual(['w4', 'w3', 'w1', 'w2']);
   });
+
+  it('passes a wave that fits in its concurrency through as it came, reading nothing', async () => {
+    // Prepare: a workflow id that does not exist, so any read would fail with NotFound.
+    const wave = ['b', 'a', 'c'].map((step_id) => ({ step_id, timeout_seconds: 60, heartbeat_seconds: 60 }));
+    const op = (max_concurrency: number) =>
+      engine()(WorkflowOp.parse({ op: 'order', workflow_id: 'wf-none', steps: wave, max_concurrency }));
+
+    // Act
+    const fits = (await op(3)) as { steps: { step_id: string }[] };
+    const overflow = op(2);
+
+    // Assess
+    expect(fits.steps.map((s) => s.step_id)).toEqual(['b', 'a', 'c']);
+    await expect(overflow).rejects.toThrow(/does not exist/);
+  });
 });
 
 describe('rollback edges', () => {
