@@ -85,6 +85,7 @@ export function layeredSteps(
   width: number,
   seed: number,
   delayMs: readonly [number, number] = [0, 0],
+  categories: readonly Category[] = CATEGORIES,
 ): BenchStep[] {
   const rng = mulberry32(seed);
   const out: BenchStep[] = [];
@@ -99,7 +100,7 @@ export function layeredSteps(
     out.push({
       step_id: `s${k}`,
       issue_id: `i${k}`,
-      category: CATEGORIES[k % CATEGORIES.length] as Category,
+      category: categories[k % categories.length] as Category,
       depends_on: [...deps],
       delay_ms: randomInt(rng, delayMs[0], delayMs[1]),
     });
@@ -672,15 +673,15 @@ export async function benchAllocation(quick: boolean, emit: Emit, info: Info): P
   const session = await Session.open(info);
   try {
     await warmUp(session, info);
-    const shapes: [number, number][] = quick
-      ? [[40, 10]]
-      : [
-          [40, 10],
-          [100, 20],
-        ];
-    for (const [n, width] of shapes) {
-      const steps = layeredSteps(n, width, 11, [200, 1_500]);
-      info(`allocation: ${n} steps, ${width} a layer, 0.2–1.5 s of agent work each`);
+    // Wide: ten agents, 40 slots, more than the plan can fill; slot-bound: two agents, 8 slots,
+    // layers four times as wide, so the slots and not the dependencies set the makespan.
+    const twoAgents: readonly Category[] = ['network', 'capacity'];
+    type Shape = [name: string, steps: number, width: number, categories: readonly Category[]];
+    const wide100: Shape[] = quick ? [] : [['wide', 100, 20, CATEGORIES]];
+    const shapes: Shape[] = [['wide', 40, 10, CATEGORIES], ...wide100, ['slot_bound', 64, 32, twoAgents]];
+    for (const [shape, n, width, categories] of shapes) {
+      const steps = layeredSteps(n, width, 11, [200, 1_500], categories);
+      info(`allocation: ${shape}, ${n} steps, ${width} a layer, 0.2–1.5 s of agent work each`);
       // The planner's view, with the limits the Plan task applies: each reference agent's slots.
       const agentSlots = Object.fromEntries(
         CATEGORIES.map((c) => [referenceAgentId(c), REFERENCE_AGENT_MAX_CONCURRENCY]),
@@ -701,6 +702,7 @@ export async function benchAllocation(quick: boolean, emit: Emit, info: Info): P
       const real = realSchedule(detail.steps);
       const work = steps.reduce((a, s) => a + s.delay_ms, 0);
       const agents = new Set(steps.map((s) => s.category)).size;
+      const lowerBound = parseDuration(planned.lower_bound);
       const slots = agents * REFERENCE_AGENT_MAX_CONCURRENCY;
       const plannedMakespan = parseDuration(planned.makespan);
       const plannedCritical = parseDuration(planned.critical_path_duration);
@@ -708,6 +710,7 @@ export async function benchAllocation(quick: boolean, emit: Emit, info: Info): P
         bench: 'allocation',
         n,
         median_ms: real.makespan_ms,
+        shape,
         status: detail.status,
         agents,
         slots,
@@ -724,6 +727,10 @@ export async function benchAllocation(quick: boolean, emit: Emit, info: Info): P
         real_makespan_over_critical_path: round(real.makespan_ms / real.critical_path_ms, 3),
         real_makespan_over_planned: round(real.makespan_ms / plannedMakespan, 3),
         real_makespan_over_planned_waves: round(real.makespan_ms / parseDuration(planned.wave_makespan), 3),
+        planned_lower_bound_ms: lowerBound,
+        // Lower bound (critical path, or agent work over its slots) over makespan, with each
+        // step's real dispatch-to-callback time in place of its planned duration.
+        real_efficiency: round(Math.max(real.critical_path_ms, real.busy_ms / slots) / real.makespan_ms, 3),
         // Slot-time holding a step (dispatch to callback) and doing agent work, over all slots.
         real_slot_occupancy: round(real.busy_ms / (slots * real.makespan_ms), 3),
         real_agent_work_utilization: round(work / (slots * real.makespan_ms), 3),
