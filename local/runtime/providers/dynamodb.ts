@@ -102,9 +102,8 @@ export function createDynamoDbProvider(options: DynamoDbProviderOptions = {}): D
       }
       const metered = meterRequest(request.target, request.body);
       const answer = await proxy({ ...request, body: metered.body }, backend.port, agent);
-      const body = Buffer.from(answer.body ?? '');
-      if (answer.status === 400 && metered.access === 'write') meter.refused(errorTypeOf(body));
-      const result = meterResponse(metered, answer.status, { ...answer.headers }, body);
+      if (answer.status === 400 && metered.access === 'write') meter.refused(errorTypeOf(answer.body));
+      const result = meterResponse(metered, answer.status, answer.headers, answer.body);
       meter.add(result.units, dynamoOperation(request.target));
       return { status: answer.status, headers: result.headers, body: result.body };
     },
@@ -143,7 +142,14 @@ export function createDynamoDbProvider(options: DynamoDbProviderOptions = {}): D
   };
 }
 
-function proxy(request: AwsRequest, port: number, agent: Agent): Promise<AwsResponse> {
+/** DynamoDB Local's answer as it came: the body is always a Buffer. */
+interface ProxiedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+function proxy(request: AwsRequest, port: number, agent: Agent): Promise<ProxiedResponse> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined && !DROPPED_HEADERS.has(name)) headers[name] = value;
