@@ -12,14 +12,18 @@
  * 1. The workflow's status must allow the request (409 WORKFLOW_STATE_CONFLICT): a rollback
  *    needs an ended workflow, a cancel a PENDING or RUNNING one.
  * 2. A compensating execution still running refuses the next one (409), which covers the
- *    window between a rollback being recorded and its first Task changing the status.
+ *    window between a rollback being recorded and its first Task changing the status. The run
+ *    is not asked: once its last Task wrote the ended status, it writes nothing more.
  * 3. A conditional write on META claims the execution name for this request
  *    (`compensation_request`: the name and a hash of mode, reason and failure_point), on
  *    condition that the status and the number of executions are still those read: a twin
  *    request (same body) joins the same execution, a different one racing it gets 409.
  *    A claim whose StartExecution failed is taken again by the retry (same name and body), or by
- *    any request once it is older than {@link CLAIM_EXPIRY_MS}. A twin that arrives after the
- *    execution was recorded joins it too, while it runs.
+ *    any request once it is older than {@link CLAIM_EXPIRY_MS}.
+ * 4. A twin joins the execution its twin claimed while that execution runs, whenever it
+ *    arrives: before its own claim, and again when its claim loses because the twin's execution
+ *    already moved META on (recorded it, or its first Task changed the status). Joining records
+ *    the execution, in case the twin stopped between starting and recording it.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -226,8 +230,11 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
       );
     }
 
+    // The run is not checked: the status already says whether it still works on the workflow.
+    // Once its last Task has written an ended status, only its final transition is left, and a
+    // rollback asked for the moment SUCCEEDED or FAILED shows must not get 409 for it.
     const last = meta.executions.at(-1);
-    if (last && !(request.mode === 'cancel' && last === runArn)) {
+    if (last && last !== runArn) {
       const status = await executionStatus(last);
       if (status === 'RUNNING')
         throw new ConflictError(
@@ -239,7 +246,15 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
 
     const compensations = meta.executions.filter((arn) => arn !== runArn).length;
     const name = rollbackExecutionName(workflowId, compensations + 1);
-    await claim(meta, name, request);
+    if (!(await claim(meta, name, request))) {
+      const late = await twinInFlight(await runs.meta(workflowId), request);
+      if (late) return { workflow_id: workflowId, execution_arn: late, status: 'ROLLING_BACK' };
+      throw new ConflictError(
+        'WORKFLOW_STATE_CONFLICT',
+        `workflow ${workflowId} changed while this request was on its way (another rollback or cancel, or its run moved on); read it and try again`,
+        [{ workflow_id: workflowId }],
+      );
+    }
 
     if (request.mode === 'cancel') {
       const stopped = await stopRun(runArn, request.reason);
@@ -268,20 +283,25 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
   }
 
   /**
-   * A twin (same mode, reason and failure_point) of the request whose compensating execution is
-   * still running joins it, however late it arrives: the answer a twin racing it would get.
+   * A twin (same mode, reason and failure_point) of the request that claimed the latest
+   * compensating execution joins it while it runs (see the file comment, 4).
    * @returns that execution's ARN, or undefined when this request is no such twin.
    */
   async function twinInFlight(meta: RunMeta, request: CompensationRequest): Promise<string | undefined> {
     const claimed = meta.raw.compensation_request as { name?: unknown; hash?: unknown } | undefined;
-    const last = meta.executions.at(-1);
-    if (!claimed || !last || claimed.hash !== requestHash(request)) return undefined;
-    if (last !== executionArn(deps.stateMachineArn, String(claimed.name))) return undefined;
-    return (await executionStatus(last)) === 'RUNNING' ? last : undefined;
+    if (!claimed || typeof claimed.name !== 'string' || claimed.hash !== requestHash(request))
+      return undefined;
+    const arn = executionArn(deps.stateMachineArn, claimed.name);
+    if ((await executionStatus(arn)) !== 'RUNNING') return undefined;
+    if (!meta.executions.includes(arn)) await record(meta.workflow_id, arn);
+    return arn;
   }
 
-  /** Claims `name` for this request on META (see the file comment, 3). */
-  async function claim(meta: RunMeta, name: string, request: CompensationRequest): Promise<void> {
+  /**
+   * Claims `name` for this request on META (see the file comment, 3).
+   * @returns false when META moved on since it was read (the condition failed).
+   */
+  async function claim(meta: RunMeta, name: string, request: CompensationRequest): Promise<boolean> {
     const hash = requestHash(request);
     const now = deps.now();
     try {
@@ -307,13 +327,10 @@ export function createWorkflowControl(deps: WorkflowControlDeps) {
           }),
         ),
       );
+      return true;
     } catch (error) {
       if (!isConditionalCheckFailed(error) && !isTransactionConflict(error)) throw asThrottled(error);
-      throw new ConflictError(
-        'WORKFLOW_STATE_CONFLICT',
-        `workflow ${meta.workflow_id} changed while this request was on its way (another rollback or cancel, or its run moved on); read it and try again`,
-        [{ workflow_id: meta.workflow_id }],
-      );
+      return false;
     }
   }
 

@@ -360,4 +360,86 @@ describe('compensate: the claim on META', () => {
     expect(second).toMatchObject({ status: 429 });
     expect([...conflict.calls, ...throttled.calls]).not.toContain('StartExecution');
   });
+
+  it('starts a rollback while the ended run is still in its final transition', async () => {
+    // Prepare: the run's last Task wrote SUCCEEDED; Step Functions has not ended the run yet.
+    const { control, calls } = setup({
+      meta: meta({ status: 'SUCCEEDED' }),
+      sfn: { DescribeExecution: () => ({ status: 'RUNNING' }) },
+    });
+
+    // Act
+    const answer = await control.compensate('wf-1', { mode: 'rollback', reason: 'right away' });
+
+    // Assess
+    expect(answer.execution_arn).toBe(`${RUN}.rollback-1`);
+    expect(calls).toContain('StartExecution');
+  });
+
+  describe('when the claim loses to a twin', () => {
+    const ROLLBACK = `${RUN}.rollback-1`;
+
+    /** A control whose claim fails, and whose META, read again, holds `claimed` by the request it sends. */
+    function racing(options: { recorded: boolean; rival?: boolean }) {
+      const race = setup({
+        meta: meta({ status: 'SUCCEEDED' }),
+        db: () => Promise.reject(named('ConditionalCheckFailedException')),
+        sfn: {
+          DescribeExecution: ({ executionArn }) => ({
+            status: executionArn === RUN ? 'SUCCEEDED' : 'RUNNING',
+          }),
+        },
+      });
+      race.runs.meta.mockImplementation(async () => {
+        const update = (race.db.send.mock.calls[0] as unknown as [{ input: Record<string, unknown> }])[0]
+          .input;
+        const sent = (update.ExpressionAttributeValues as Record<string, Record<string, unknown>>)[
+          ':request'
+        ];
+        return meta({
+          status: 'ROLLING_BACK',
+          executions: options.recorded ? [RUN, ROLLBACK] : [RUN],
+          raw: { compensation_request: { ...sent, ...(options.rival ? { hash: 'another request' } : {}) } },
+        });
+      });
+      return race;
+    }
+
+    it('joins the execution a twin started and recorded meanwhile, and starts nothing', async () => {
+      // Prepare
+      const { control, runs, calls } = racing({ recorded: true });
+
+      // Act
+      const answer = await control.compensate('wf-1', { mode: 'rollback', reason: 'double click' });
+
+      // Assess
+      expect(answer).toEqual({ workflow_id: 'wf-1', execution_arn: ROLLBACK, status: 'ROLLING_BACK' });
+      expect(calls).not.toContain('StartExecution');
+      expect(runs.addExecution).not.toHaveBeenCalled();
+    });
+
+    it('records the running execution a twin started but had not recorded yet', async () => {
+      // Prepare
+      const { control, runs } = racing({ recorded: false });
+
+      // Act
+      const answer = await control.compensate('wf-1', { mode: 'rollback', reason: 'double click' });
+
+      // Assess
+      expect(answer.execution_arn).toBe(ROLLBACK);
+      expect(runs.addExecution).toHaveBeenCalledWith('wf-1', ROLLBACK, NOW.toISOString());
+    });
+
+    it('answers 409 when the request that won is a different one', async () => {
+      // Prepare
+      const { control, calls } = racing({ recorded: true, rival: true });
+
+      // Act
+      const answer = await outcome(control.compensate('wf-1', { mode: 'rollback', reason: 'operator two' }));
+
+      // Assess
+      expect(answer).toMatchObject({ status: 409, code: 'WORKFLOW_STATE_CONFLICT' });
+      expect(calls).not.toContain('StartExecution');
+    });
+  });
 });
