@@ -14,7 +14,7 @@ import { triageIssues } from '#core/triage';
 import type { AgentSnapshotInput, IssueTriageRequest } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
 import { registrationBody } from '#local/reference-agents';
-import { openChaosTarget } from './chaos/target';
+import { benchOperatorHeaders, openChaosTarget } from './chaos/target';
 import { BENCH_NOW_MS, generateTriageRequest } from './generate';
 
 export interface DecisionLine {
@@ -63,7 +63,7 @@ export async function benchDecisions(
 ): Promise<void> {
   const target = await openChaosTarget(process.env, { referenceAgents: true });
   try {
-    const operator = await target.tokenFor('operator', 'bench-operator');
+    const headers = await benchOperatorHeaders(target);
     const routes = [
       { bench: 'decision_triage', path: 'triage', sizes: [10, 100, 1_000], runs: quick ? 5 : 20 },
       {
@@ -84,11 +84,7 @@ export async function benchDecisions(
           const t0 = performance.now();
           const response = await fetch(target.url(route.path), {
             method: 'POST',
-            headers: {
-              authorization: `Bearer ${operator}`,
-              'content-type': 'application/json',
-              'idempotency-key': randomUUID(),
-            },
+            headers: { ...headers, 'idempotency-key': randomUUID() },
             body,
           });
           const answer = (await response.json()) as {

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
-import { openChaosTarget } from './chaos/target';
+import { benchOperatorHeaders, openChaosTarget } from './chaos/target';
 import type { DecisionLine } from './decisions';
 import { percentile } from './decisions';
 
@@ -55,8 +55,7 @@ export async function benchOverhead(
 ): Promise<void> {
   const target = await openChaosTarget(process.env, { referenceAgents: true });
   try {
-    const operator = await target.tokenFor('operator', 'bench-operator');
-    const headers = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
+    const headers = await benchOperatorHeaders(target);
     const concurrent = quick ? 2 : 4;
     const steps = quick ? 5 : 10;
     // Warm-up round, not reported: cold starts of the workflow, agent and API functions.

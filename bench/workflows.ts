@@ -23,8 +23,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
+  paginateGetExecutionHistory,
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import WebSocket from 'ws';
@@ -35,7 +35,7 @@ import { CATEGORIES, type Category } from '#core/wire';
 import { MAX_WORKFLOW_STEPS, TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import type { UsageCounters } from '#local/runtime/edge';
 import type { UsageReport } from '#local/runtime/types';
-import { type ChaosTarget, openChaosTarget } from './chaos/target';
+import { benchOperatorHeaders, type ChaosTarget, openChaosTarget } from './chaos/target';
 import type { DecisionLine } from './decisions';
 import { generateTriageRequest, mulberry32, randomInt } from './generate';
 
@@ -264,11 +264,7 @@ export async function historyCounts(
   let events = 0;
   const byState: Record<string, number> = {};
   for (const executionArn of executionArns) {
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(
-        new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
-      );
+    for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn })) {
       for (const event of page.events ?? []) {
         events += 1;
         const name = enteredState(event);
@@ -276,8 +272,7 @@ export async function historyCounts(
         transitions += 1;
         byState[name] = (byState[name] ?? 0) + 1;
       }
-      nextToken = page.nextToken;
-    } while (nextToken);
+    }
   }
   return { transitions, events, by_state: byState };
 }
@@ -320,11 +315,7 @@ class Session {
 
   static async open(info: Info): Promise<Session> {
     const target = await openChaosTarget(process.env, { referenceAgents: true });
-    const operator = await target.tokenFor('operator', 'bench-operator');
-    const session = new Session(target, new SFNClient({ ...target.aws }), {
-      authorization: `Bearer ${operator}`,
-      'content-type': 'application/json',
-    });
+    const session = new Session(target, new SFNClient({ ...target.aws }), await benchOperatorHeaders(target));
     await session.subscribe(info);
     return session;
   }

@@ -5,9 +5,9 @@
 import {
   DescribeExecutionCommand,
   type ExecutionStatus,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
-  ListExecutionsCommand,
+  paginateGetExecutionHistory,
+  paginateListExecutions,
 } from '@aws-sdk/client-sfn';
 import { CliError, EXIT, TargetError } from './errors';
 import type { ExecutionRow, HistoryRow } from './format';
@@ -91,30 +91,25 @@ export async function listExecutions(
   aws: AwsClients,
   options: { status?: ExecutionStatus; max: number },
 ): Promise<ExecutionRow[]> {
-  const rows: ExecutionRow[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfnCall(aws, 'ListExecutions (Step Functions)', () =>
-      aws.sfn.send(
-        new ListExecutionsCommand({
-          stateMachineArn: stateMachineArn(aws),
-          statusFilter: options.status,
-          maxResults: Math.min(1000, options.max - rows.length),
-          nextToken,
-        }),
-      ),
+  return sfnCall(aws, 'ListExecutions (Step Functions)', async () => {
+    const rows: ExecutionRow[] = [];
+    const pages = paginateListExecutions(
+      { client: aws.sfn, pageSize: Math.min(1000, options.max) },
+      { stateMachineArn: stateMachineArn(aws), statusFilter: options.status },
     );
-    for (const execution of page.executions ?? [])
-      rows.push({
-        executionArn: execution.executionArn ?? '',
-        name: execution.name ?? '',
-        status: execution.status ?? 'UNKNOWN',
-        startDate: iso(execution.startDate),
-        stopDate: iso(execution.stopDate),
-      });
-    nextToken = page.nextToken;
-  } while (nextToken && rows.length < options.max);
-  return rows.slice(0, options.max);
+    for await (const page of pages) {
+      for (const execution of page.executions ?? [])
+        rows.push({
+          executionArn: execution.executionArn ?? '',
+          name: execution.name ?? '',
+          status: execution.status ?? 'UNKNOWN',
+          startDate: iso(execution.startDate),
+          stopDate: iso(execution.stopDate),
+        });
+      if (rows.length >= options.max) break;
+    }
+    return rows.slice(0, options.max);
+  });
 }
 
 export interface ExecutionDescription extends ExecutionRow {
@@ -153,21 +148,13 @@ export async function describeExecution(aws: AwsClients, ref: string): Promise<E
 
 export async function executionHistory(aws: AwsClients, ref: string): Promise<HistoryRow[]> {
   const executionArn = executionArnFor(ref, aws.outputs.RecoveryStateMachineArn);
-  const rows: HistoryRow[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfnCall(aws, 'GetExecutionHistory (Step Functions)', () =>
-      aws.sfn.send(
-        new GetExecutionHistoryCommand({
-          executionArn,
-          maxResults: 1000,
-          nextToken,
-          includeExecutionData: false,
-        }),
-      ),
+  return sfnCall(aws, 'GetExecutionHistory (Step Functions)', async () => {
+    const rows: HistoryRow[] = [];
+    const pages = paginateGetExecutionHistory(
+      { client: aws.sfn, pageSize: 1000 },
+      { executionArn, includeExecutionData: false },
     );
-    rows.push(...(page.events ?? []).map(summarizeHistoryEvent));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return rows;
+    for await (const page of pages) rows.push(...(page.events ?? []).map(summarizeHistoryEvent));
+    return rows;
+  });
 }

@@ -37,6 +37,16 @@ function stackOutputs(file: string): Record<string, string> {
 }
 
 /**
+ * The headers of a JSON request by the operator the benches act as.
+ * @example
+ * await fetch(target.url('triage'), { method: 'POST', headers: await benchOperatorHeaders(target), body });
+ */
+export async function benchOperatorHeaders(target: ChaosTarget): Promise<Record<string, string>> {
+  const token = await target.tokenFor('operator', 'bench-operator');
+  return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+}
+
+/**
  * Resolves the target from the environment; `stop()` it when done. With `referenceAgents`, a
  * runtime booted here gets the reference agents registered, as `npm start` does.
  */

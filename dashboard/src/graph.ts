@@ -14,19 +14,25 @@ const MARGIN = 16;
 const HEADER = 24;
 const MAX_LABEL = 22;
 
-/** Every step status, in the order the legend lists them. */
-export const STEP_STATUSES: readonly StepStatus[] = [
-  'PENDING',
-  'DISPATCHED',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'TIMED_OUT',
-  'COMPENSATING',
-  'COMPENSATED',
-  'COMPENSATION_FAILED',
-  'SKIPPED',
-];
+/**
+ * Every step status, in the order the legend lists them. Spelled out, because the browser
+ * bundle takes only types from wire.ts (its value, the zod enum, would bring zod along); a
+ * record keyed by the type makes the compiler refuse a status missing or unknown here (string
+ * keys keep their order).
+ */
+const LISTED: Record<StepStatus, true> = {
+  PENDING: true,
+  DISPATCHED: true,
+  RUNNING: true,
+  SUCCEEDED: true,
+  FAILED: true,
+  TIMED_OUT: true,
+  COMPENSATING: true,
+  COMPENSATED: true,
+  COMPENSATION_FAILED: true,
+  SKIPPED: true,
+};
+export const STEP_STATUSES = Object.keys(LISTED) as readonly StepStatus[];
 
 const shorten = (text: string): string =>
   text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text;

@@ -543,14 +543,18 @@ export const WorkflowStep = StepResult.extend({
 });
 export type WorkflowStep = z.infer<typeof WorkflowStep>;
 
-/** GET workflows/{id}. */
-export const WorkflowDetail = z.object({
+/** What GET workflows and GET workflows/{id} both say of a workflow first. */
+const WorkflowHeading = z.object({
   workflow_id: Identifier,
   status: WorkflowStatus,
   /** `issues`: POST issues; `plan`: POST workflows. */
   source: z.enum(['issues', 'plan']),
   created_at: Timestamp,
   updated_at: Timestamp,
+});
+
+/** GET workflows/{id}. */
+export const WorkflowDetail = WorkflowHeading.extend({
   /** The execution that runs the steps; rollback and cancel executions follow in `executions`. */
   execution_arn: z.string().nullable(),
   executions: z.array(z.string()),
@@ -562,13 +566,7 @@ export const WorkflowDetail = z.object({
 export type WorkflowDetail = z.infer<typeof WorkflowDetail>;
 
 /** One workflow in GET workflows: what a list or a dashboard shows without loading its steps. */
-export const WorkflowSummary = z.object({
-  workflow_id: Identifier,
-  status: WorkflowStatus,
-  /** `issues`: POST issues; `plan`: POST workflows. */
-  source: z.enum(['issues', 'plan']),
-  created_at: Timestamp,
-  updated_at: Timestamp,
+export const WorkflowSummary = WorkflowHeading.extend({
   completed_at: Timestamp.nullable(),
   step_count: z.number().int().min(0),
   steps_succeeded: z.number().int().min(0),

@@ -113,14 +113,21 @@ function completionOf(meta: RunMeta): number {
   return meta.step_count === 0 ? 0 : Math.round((1000 * meta.steps_succeeded) / meta.step_count) / 10;
 }
 
-/** One entry of GET workflows, from the META item alone. */
-export function workflowSummary(meta: RunMeta): WorkflowSummary {
+/** The fields GET workflows and GET workflows/{id} share, in their order. */
+function heading(meta: RunMeta) {
   return {
     workflow_id: meta.workflow_id,
     status: meta.status,
     source: meta.source,
     created_at: meta.created_at,
     updated_at: meta.updated_at,
+  };
+}
+
+/** One entry of GET workflows, from the META item alone. */
+export function workflowSummary(meta: RunMeta): WorkflowSummary {
+  return {
+    ...heading(meta),
     completed_at: meta.completed_at,
     step_count: meta.step_count,
     steps_succeeded: meta.steps_succeeded,
@@ -130,11 +137,7 @@ export function workflowSummary(meta: RunMeta): WorkflowSummary {
 
 export function workflowDetail(meta: RunMeta, steps: readonly RunStep[]): WorkflowDetail {
   return {
-    workflow_id: meta.workflow_id,
-    status: meta.status,
-    source: meta.source,
-    created_at: meta.created_at,
-    updated_at: meta.updated_at,
+    ...heading(meta),
     execution_arn: meta.execution_arn,
     executions: [...meta.executions],
     completion_percentage: completionOf(meta),
