@@ -95,6 +95,8 @@ export const MAX_MAP_CONCURRENCY = 40;
 
 export interface SegmentInput {
   readonly step_id: string;
+  readonly agent_id: string;
+  readonly issue_id: string;
   readonly wave: number;
   readonly status: StepStatus;
   readonly timeout_seconds: number;
@@ -107,6 +109,9 @@ export interface Segment {
   readonly max_concurrency: number;
   readonly steps: readonly {
     readonly step_id: string;
+    /** The agent and issue the plan gave the step: Dispatch reads them beside the step. */
+    readonly agent_id: string;
+    readonly issue_id: string;
     readonly timeout_seconds: number;
     readonly heartbeat_seconds: number;
   }[];
@@ -118,7 +123,10 @@ export interface Segment {
  * out (a resumed workflow's checkpoint), and so is a wave left empty by that. Steps keep
  * their record order within a wave.
  * @example
- * buildSegments([{ step_id: 'a', wave: 0, status: 'PENDING', timeout_seconds: 60, heartbeat_seconds: 60 }], [2])
+ * buildSegments(
+ *   [{ step_id: 'a', agent_id: 'net-1', issue_id: 'i-1', wave: 0, status: 'PENDING', timeout_seconds: 60, heartbeat_seconds: 60 }],
+ *   [2],
+ * )
  * // [{ wave: 0, max_concurrency: 1, steps: [{ step_id: 'a', ... }] }]
  */
 export function buildSegments(steps: readonly SegmentInput[], waveConcurrency: readonly number[]): Segment[] {
@@ -138,8 +146,10 @@ export function buildSegments(steps: readonly SegmentInput[], waveConcurrency: r
         1,
         MAX_MAP_CONCURRENCY,
       ),
-      steps: members.map(({ step_id, timeout_seconds, heartbeat_seconds }) => ({
+      steps: members.map(({ step_id, agent_id, issue_id, timeout_seconds, heartbeat_seconds }) => ({
         step_id,
+        agent_id,
+        issue_id,
         timeout_seconds,
         heartbeat_seconds,
       })),

@@ -24,7 +24,7 @@ import {
   recordFailure,
   recordSuccess,
 } from '#core/circuit-breaker';
-import { type DispatchDecision, decideDispatch, orderWave, SERVING } from '#core/health';
+import { type DispatchAgent, type DispatchDecision, decideDispatch, orderWave, SERVING } from '#core/health';
 import { planRollback } from '#core/rollback';
 import {
   type AgentAction,
@@ -39,12 +39,7 @@ import {
 import { buildSegments, failureStatus, type Segment, STEP_TRANSITIONS } from '#core/workflow';
 import { logger } from '#shared/powertools';
 import type { AgentRepository } from '#shared/repository/agents';
-import {
-  MAX_STORED_OUTPUT_BYTES,
-  type RunStep,
-  type StepChange,
-  type WorkflowChange,
-} from '#shared/repository/workflow-run';
+import { MAX_STORED_OUTPUT_BYTES, type RunStep } from '#shared/repository/workflow-run';
 import type { WorkflowTransitions } from '#shared/repository/workflow-transitions';
 import { rollbackSteps } from '#shared/workflow-views';
 
@@ -68,6 +63,13 @@ export const WorkflowOp = z.discriminatedUnion('op', [
     action: Action,
     workflow_id: Identifier,
     step_id: Identifier,
+    /**
+     * The agent and issue the plan gave the step (the segment's step), read beside the step. The
+     * step's own record decides: a hint it contradicts (a step re-routed on an earlier attempt)
+     * is read again.
+     */
+    agent_id: Identifier.optional(),
+    issue_id: Identifier.optional(),
     task_token: z.string().min(1),
   }),
   z.object({
@@ -192,23 +194,29 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   /**
    * Where this dispatch goes, by the re-routing rule (core/health.ts), with the circuit's
    * probe slot taken when it needs one. Other agents are read only when the step's own agent
-   * cannot take it and the step may move.
+   * cannot take it and the step may move. `prefetched` is the step's agent as just read; the
+   * first try decides on it unless this dispatch first changed its circuit.
    * @throws WorkflowStateError `Agent.Unavailable` / `Agent.CircuitOpen` when it cannot go
    * anywhere, `Workflow.Busy` when concurrent dispatches kept winning the circuit.
    */
   async function chooseAgent(
     step: RunStep,
     now_ms: number,
+    prefetched?: { readonly agent: DispatchAgent | undefined },
   ): Promise<Extract<DispatchDecision, { kind: 'send' }>> {
+    let fresh = prefetched;
     // The attempt before this one ran out its TimeoutSeconds: that agent did not answer.
     const previous = step.dispatched_at ? Date.parse(step.dispatched_at) : Number.NaN;
     if (
       (step.status === 'DISPATCHED' || step.status === 'RUNNING') &&
       now_ms - previous >= step.timeout_seconds * 1000
-    )
+    ) {
       await feedCircuit(step.agent_id, 'failure');
+      fresh = undefined;
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const assigned = await deps.agents.dispatchView(step.agent_id);
+      const assigned = fresh ? fresh.agent : await deps.agents.dispatchView(step.agent_id);
+      fresh = undefined;
       const judged = { ...step, category: step.category as Category | null };
       let decision = decideDispatch(judged, assigned, [], now_ms, circuitConfig);
       if (decision.kind === 'refuse' && step.idempotent) {
@@ -230,12 +238,13 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
   }
 
   /**
-   * Hands an applied change's event to `deps.events` once it has committed. A publish failure
-   * is logged and swallowed: the change has happened, and its event is stored for replay.
+   * Hands an applied change's event to `deps.events` once it has committed. Never rejects: a
+   * publish failure is logged, since the change has happened and its event is stored for replay.
+   * So it can run beside whatever else the Task does after the commit.
    */
-  async function published<R extends { outcome: string; event?: DomainEvent }>(result: R): Promise<R> {
+  async function publish(result: { outcome: string; event?: DomainEvent }): Promise<void> {
     const { event } = result;
-    if (result.outcome !== 'APPLIED' || !event) return result;
+    if (result.outcome !== 'APPLIED' || !event) return;
     await deps.events.publish([event]).catch((error: unknown) => {
       logger.warn('domain event not published; subscribers catch up by seq', {
         workflow_id: event.workflow_id,
@@ -243,14 +252,11 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         error,
       });
     });
-    return result;
   }
-  const changeStep = async (change: StepChange) => published(await runs.changeStep(change));
-  const changeWorkflow = async (change: WorkflowChange) => published(await runs.changeWorkflow(change));
 
   async function plan(op: Extract<WorkflowOp, { op: 'plan' }>) {
     const now = nowIso();
-    const started = await changeWorkflow({
+    const started = await runs.changeWorkflow({
       workflow_id: op.workflow_id,
       from: ['PENDING'],
       to: 'RUNNING',
@@ -263,15 +269,28 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         'Workflow.NotRunnable',
         `workflow ${op.workflow_id} is ${started.meta.status}; only a PENDING or RUNNING workflow runs`,
       );
-    await runs.addExecution(op.workflow_id, op.execution_arn, now);
-    const { meta, steps } = await runs.load(op.workflow_id);
+    // The plan (steps, wave limits) is written once at intake: reading it need not wait for
+    // the execution to be recorded.
+    const [, , { meta, steps }] = await Promise.all([
+      publish(started),
+      runs.addExecution(op.workflow_id, op.execution_arn, now),
+      runs.load(op.workflow_id),
+    ]);
     return { segments: buildSegments(steps, meta.wave_concurrency) };
   }
 
+  // A step's time in Dispatch is orchestration overhead (docs/performance.md), so what does not
+  // depend on anything else goes out together: META, the step, its agent and its issue (as the
+  // state machine names them); then the one transaction; then the event and the agent's message.
   async function dispatch(op: Extract<WorkflowOp, { op: 'dispatch' }>) {
     const execute = op.action === 'execute';
     const now = deps.now();
-    const current = await runs.step(op.workflow_id, op.step_id);
+    const [read, hintedAgent, hintedIssue] = await Promise.all([
+      runs.readStep(op.workflow_id, op.step_id),
+      execute && op.agent_id ? deps.agents.dispatchView(op.agent_id).then((agent) => ({ agent })) : undefined,
+      op.issue_id ? runs.issue(op.workflow_id, op.issue_id).then((issue) => ({ issue })) : undefined,
+    ]);
+    const current = read.step;
     // The checkpoint: a step already done answers at once, with what it answered before.
     const done = execute ? current.status === 'SUCCEEDED' : current.status === 'COMPENSATED';
     if (done) {
@@ -282,9 +301,12 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       return { dispatched: false, attempt: execute ? current.attempts : current.compensation_attempts };
     }
     if (!execute) await refuseAfterFailedRollback(op.workflow_id, op.step_id);
-    const target = execute
-      ? await chooseAgent(current, now.getTime())
-      : { agent_id: current.agent_id, rerouted_from: null };
+    const [target, issue] = await Promise.all([
+      execute
+        ? chooseAgent(current, now.getTime(), op.agent_id === current.agent_id ? hintedAgent : undefined)
+        : { agent_id: current.agent_id, rerouted_from: null },
+      issueFor(current, op.issue_id === current.issue_id ? hintedIssue : undefined),
+    ]);
     // A compensation goes where the change went, even if the agent has since left the catalog.
     const queueUrl = await queueFor({ ...current, agent_id: target.agent_id }).catch((error: unknown) => {
       if (!execute && current.queue_url) return current.queue_url;
@@ -293,7 +315,8 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     const rerouted = target.rerouted_from !== null;
     if (rerouted)
       logger.info('step re-routed', { from: target.rerouted_from, to: target.agent_id, step_id: op.step_id });
-    const changed = await changeStep({
+    const changed = await runs.changeStep({
+      read,
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? 'dispatch' : 'compensate',
@@ -342,30 +365,33 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       task_token: op.task_token,
       workflow_id: op.workflow_id,
       step_id: op.step_id,
-      issue: await issueFor(step),
+      issue,
       action: op.action,
       attempt,
       deadline: new Date(now.getTime() + step.timeout_seconds * 1000).toISOString(),
       heartbeat_seconds: step.heartbeat_seconds,
     };
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: JSON.stringify(message),
-        MessageAttributes: {
-          workflow_id: { DataType: 'String', StringValue: op.workflow_id },
-          step_id: { DataType: 'String', StringValue: op.step_id },
-          action: { DataType: 'String', StringValue: op.action },
-        },
-      }),
-    );
+    await Promise.all([
+      publish(changed),
+      deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(message),
+          MessageAttributes: {
+            workflow_id: { DataType: 'String', StringValue: op.workflow_id },
+            step_id: { DataType: 'String', StringValue: op.step_id },
+            action: { DataType: 'String', StringValue: op.action },
+          },
+        }),
+      ),
+    ]);
     return { dispatched: true, attempt };
   }
 
   async function record(op: Extract<WorkflowOp, { op: 'record' }>) {
     const now = nowIso();
     const execute = op.action === 'execute';
-    const result = await changeStep({
+    const result = await runs.changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? 'succeed' : 'compensated',
@@ -376,7 +402,11 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
           : { compensated_at: now, compensation_output: storableOutput(op.output) },
       event: () => ({ type: execute ? 'step.succeeded' : 'step.compensated' }),
     });
-    if (execute && result.outcome === 'APPLIED') await feedCircuit(result.step.agent_id, 'success');
+    // Neither rejects, and neither decides the Task's result: they go out together.
+    await Promise.all([
+      publish(result),
+      execute && result.outcome === 'APPLIED' ? feedCircuit(result.step.agent_id, 'success') : undefined,
+    ]);
     return { status: result.step.status };
   }
 
@@ -388,7 +418,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       return { status: (await runs.step(op.workflow_id, op.step_id)).status };
     const error = { code: op.error.Error, message: op.error.Cause.slice(0, 4096) };
     const status = failureStatus(op.error.Error);
-    const result = await changeStep({
+    const result = await runs.changeStep({
       workflow_id: op.workflow_id,
       step_id: op.step_id,
       transition: execute ? (status === 'TIMED_OUT' ? 'time_out' : 'fail') : 'compensation_failed',
@@ -396,6 +426,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
       set: () => (execute ? { completed_at: now, error } : { compensation_error: error }),
       event: () => ({ type: 'step.failed', error: op.error.Error }),
     });
+    await publish(result);
     if (!execute && result.outcome !== 'REFUSED') await reportCompensationFailure(op, result.step, now);
     else if (result.outcome === 'APPLIED' && SILENT_AGENT_ERRORS.has(op.error.Error))
       await feedCircuit(result.step.agent_id, 'failure');
@@ -408,7 +439,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     const failure = op.state.failure;
     const reason =
       input.reason ?? (failure ? `${failure.Error}: ${failure.Cause}`.slice(0, 1024) : 'rollback requested');
-    const changed = await changeWorkflow({
+    const changed = await runs.changeWorkflow({
       workflow_id: op.workflow_id,
       from: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'ROLLBACK_FAILED', 'ROLLED_BACK', 'CANCELLED'],
       to: 'ROLLING_BACK',
@@ -426,7 +457,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     });
     if (changed.outcome === 'REFUSED')
       throw new WorkflowStateError('Workflow.NotRunnable', `workflow ${op.workflow_id} cannot roll back`);
-    const { steps } = await runs.load(op.workflow_id);
+    const [, { steps }] = await Promise.all([publish(changed), runs.load(op.workflow_id)]);
     const planned = planRollback(op.workflow_id, rollbackSteps(steps), {
       failure_point: input.failure_point,
     });
@@ -482,7 +513,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     else to = 'ROLLED_BACK';
     const from: WorkflowStatus[] =
       op.outcome === 'succeeded' ? ['RUNNING'] : ['ROLLING_BACK', 'RUNNING', 'PENDING'];
-    const changed = await changeWorkflow({
+    const changed = await runs.changeWorkflow({
       workflow_id: op.workflow_id,
       from,
       to,
@@ -498,7 +529,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
         'Workflow.NotRunnable',
         `workflow ${op.workflow_id} is ${changed.meta.status}; it cannot end ${to}`,
       );
-    await runs.clearBacklog(op.workflow_id);
+    await Promise.all([publish(changed), runs.clearBacklog(op.workflow_id)]);
     return { status: changed.meta.status };
   }
 
@@ -529,8 +560,11 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps) {
     );
   }
 
-  async function issueFor(step: RunStep): Promise<Issue> {
-    const stored = (await runs.issue(step.workflow_id, step.issue_id)) as Issue | undefined;
+  /** The step's issue as the agent gets it; `prefetched` is the stored issue as just read. */
+  async function issueFor(step: RunStep, prefetched?: { readonly issue: unknown }): Promise<Issue> {
+    const stored = (prefetched ? prefetched.issue : await runs.issue(step.workflow_id, step.issue_id)) as
+      | Issue
+      | undefined;
     const issue: Issue = stored ?? {
       issue_id: step.issue_id,
       title: `${step.action} ${step.issue_id}`,

@@ -71,6 +71,8 @@ describe('stepTimers', () => {
 
 const input = (step_id: string, wave: number, status: StepStatus = 'PENDING'): SegmentInput => ({
   step_id,
+  agent_id: `agent-${step_id}`,
+  issue_id: `issue-${step_id}`,
   wave,
   status,
   timeout_seconds: 60,
@@ -87,7 +89,13 @@ describe('buildSegments', () => {
       [0, 1, ['a']],
       [1, 2, ['c', 'b']],
     ]);
-    expect(segments[0]?.steps[0]).toEqual({ step_id: 'a', timeout_seconds: 60, heartbeat_seconds: 30 });
+    expect(segments[0]?.steps[0]).toEqual({
+      step_id: 'a',
+      agent_id: 'agent-a',
+      issue_id: 'issue-a',
+      timeout_seconds: 60,
+      heartbeat_seconds: 30,
+    });
   });
 
   it('leaves out steps that already succeeded (the checkpoint), and waves they empty', () => {
@@ -96,7 +104,19 @@ describe('buildSegments', () => {
       [1, 2],
     );
     expect(segments).toEqual([
-      { wave: 1, max_concurrency: 1, steps: [{ step_id: 'b', timeout_seconds: 60, heartbeat_seconds: 30 }] },
+      {
+        wave: 1,
+        max_concurrency: 1,
+        steps: [
+          {
+            step_id: 'b',
+            agent_id: 'agent-b',
+            issue_id: 'issue-b',
+            timeout_seconds: 60,
+            heartbeat_seconds: 30,
+          },
+        ],
+      },
     ]);
   });
 

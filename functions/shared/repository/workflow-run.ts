@@ -130,6 +130,18 @@ export interface StepChange {
    * or not at all.
    */
   readonly whileWorkflow?: readonly WorkflowStatus[];
+  /**
+   * META and the step as the caller has just read them: the first try decides on these instead
+   * of reading them again. The transaction's conditions still guard them, and a try that loses
+   * a race reads afresh.
+   */
+  readonly read?: StepRead;
+}
+
+/** A workflow's META item and one of its STEP items, read together. */
+export interface StepRead {
+  readonly metaItem: Item;
+  readonly stepItem: Item;
 }
 
 export type EventSpec = { type: DomainEventType } & Partial<Omit<DomainEvent, 'seq' | 'at'>>;

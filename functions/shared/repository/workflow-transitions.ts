@@ -22,7 +22,9 @@ import {
   mergeValues,
   percentage,
   type RunMeta,
+  type RunStep,
   type StepChange,
+  type StepRead,
   setExpression,
   TOKEN_RETENTION_SECONDS,
   type TransactItems,
@@ -38,16 +40,29 @@ import {
 import { GSI1, GSI1_PARTITIONS, keys, TTL_ATTRIBUTE } from '#shared/table-design';
 
 export class WorkflowTransitions extends WorkflowRunRepository {
+  /**
+   * META and one step, read at once (strongly consistent): what a step change decides on.
+   * Pass it on as {@link StepChange.read} so the change does not read them again.
+   * @throws NotFoundError when the workflow or the step does not exist.
+   * @example
+   * const read = await runs.readStep('wf-1', 's1');
+   * await runs.changeStep({ ...change, read });
+   */
+  async readStep(workflowId: string, stepId: string): Promise<StepRead & { step: RunStep }> {
+    const [metaItem, stepItem] = await Promise.all([
+      this.getItem(keys.workflow(workflowId)),
+      this.getItem(keys.workflowStep(workflowId, stepId)),
+    ]);
+    if (!metaItem) throw new NotFoundError(`workflow ${workflowId} does not exist`);
+    if (!stepItem) throw new NotFoundError(`step ${stepId} of workflow ${workflowId} does not exist`);
+    return { metaItem, stepItem, step: toStep(stepItem) };
+  }
+
   /** Applies one step transition with its event (see the file comment). */
   async changeStep(change: StepChange): Promise<ChangeResult> {
     for (let attempt = 0; ; attempt++) {
-      const [metaItem, stepItem] = await Promise.all([
-        this.getItem(keys.workflow(change.workflow_id)),
-        this.getItem(keys.workflowStep(change.workflow_id, change.step_id)),
-      ]);
-      if (!metaItem) throw new NotFoundError(`workflow ${change.workflow_id} does not exist`);
-      if (!stepItem)
-        throw new NotFoundError(`step ${change.step_id} of workflow ${change.workflow_id} does not exist`);
+      const { metaItem, stepItem } =
+        attempt === 0 && change.read ? change.read : await this.readStep(change.workflow_id, change.step_id);
       const meta = toMeta(metaItem);
       const step = toStep(stepItem);
       if (change.whileWorkflow && !change.whileWorkflow.includes(meta.status))

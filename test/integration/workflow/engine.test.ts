@@ -131,12 +131,28 @@ describe('workflow engine', () => {
         {
           wave: 0,
           max_concurrency: 1,
-          steps: [{ step_id: 'a', timeout_seconds: expect.any(Number), heartbeat_seconds: 60 }],
+          steps: [
+            {
+              step_id: 'a',
+              agent_id: 'net-1',
+              issue_id: 'a-issue',
+              timeout_seconds: expect.any(Number),
+              heartbeat_seconds: 60,
+            },
+          ],
         },
         {
           wave: 1,
           max_concurrency: 1,
-          steps: [{ step_id: 'b', timeout_seconds: expect.any(Number), heartbeat_seconds: 60 }],
+          steps: [
+            {
+              step_id: 'b',
+              agent_id: 'cap-1',
+              issue_id: 'b-issue',
+              timeout_seconds: expect.any(Number),
+              heartbeat_seconds: 60,
+            },
+          ],
         },
       ],
     });
@@ -189,6 +205,57 @@ describe('workflow engine', () => {
       agent_id: 'net-1',
       action: 'execute',
     });
+  });
+
+  it('decides on the step as stored when the agent and issue the state machine names are stale', async () => {
+    // Prepare: the hints name another agent and another issue than step a's own.
+    const id = await createWorkflow([step('a'), step('b', { category: 'capacity' })]);
+    await op({ op: 'plan', workflow_id: id, execution_arn: 'arn:x' });
+
+    // Act
+    await op({
+      op: 'dispatch',
+      action: 'execute',
+      workflow_id: id,
+      step_id: 'a',
+      agent_id: 'cap-1',
+      issue_id: 'b-issue',
+      task_token: 'token-stale',
+    });
+
+    // Assess
+    const [message] = messages();
+    expect(message?.url).toBe(QUEUES['net-1']);
+    const task = AgentTaskMessage.parse(message?.body);
+    expect(task.issue).toMatchObject({ issue_id: 'a-issue', title: 'DNS failing' });
+    expect(await runs.tokenOwner('token-stale')).toMatchObject({ step_id: 'a', agent_id: 'net-1' });
+  });
+
+  it('sends the same message whether or not the state machine names the agent and issue', async () => {
+    // Prepare: two workflows of the same plan.
+    const plain = await createWorkflow([step('a')]);
+    const hinted = await createWorkflow([step('a')]);
+    for (const id of [plain, hinted]) await op({ op: 'plan', workflow_id: id, execution_arn: `arn:${id}` });
+
+    // Act
+    await dispatch(plain, 'a', 'execute', 'token-plain');
+    await op({
+      op: 'dispatch',
+      action: 'execute',
+      workflow_id: hinted,
+      step_id: 'a',
+      agent_id: 'net-1',
+      issue_id: 'a-issue',
+      task_token: 'token-hinted',
+    });
+
+    // Assess
+    const [first, second] = messages().map(({ url, body }) => {
+      const { workflow_id, task_token, deadline, ...task } = AgentTaskMessage.parse(body);
+      return { url, task };
+    });
+    expect(first?.task.issue).toMatchObject({ issue_id: 'a-issue', title: 'DNS failing' });
+    expect(second).toEqual(first);
   });
 
   it('writes nothing for a replayed Record, and counts each re-dispatch as a new attempt', async () => {
