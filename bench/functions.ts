@@ -50,6 +50,11 @@ export interface BundleReport {
   readonly gzip_bytes: number;
   /** The biggest inputs by bytes in the output, grouped by package (or first-party folder). */
   readonly top: readonly { readonly source: string; readonly bytes: number }[];
+  /**
+   * The `@aws-sdk/*` packages the bundle requires, sorted. They stay external (Lambda's runtime
+   * has them) and each is loaded at cold start, used or not, so this list is part of cold init.
+   */
+  readonly aws_sdk: readonly string[];
 }
 
 /** Builds one function as the stack does and reads its metafile. */
@@ -76,7 +81,17 @@ export async function bundleFunction(fn: FunctionEntry, outDir = OUT): Promise<B
     bytes: code.length,
     gzip_bytes: gzipSync(code).length,
     top: contributors(result.metafile, 5),
+    aws_sdk: externalSdkPackages(result.metafile),
   };
+}
+
+/** The external `@aws-sdk/*` packages a metafile's inputs import, sorted. */
+export function externalSdkPackages(metafile: Metafile): string[] {
+  const packages = new Set<string>();
+  for (const input of Object.values(metafile.inputs))
+    for (const imported of input.imports)
+      if (imported.external && imported.path.startsWith('@aws-sdk/')) packages.add(imported.path);
+  return [...packages].sort();
 }
 
 /** Bytes in the output per package (`node_modules/<pkg>`) or first-party folder, largest first. */

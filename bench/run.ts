@@ -239,6 +239,7 @@ const FAMILIES: Readonly<Record<string, Family>> = {
           cold_init_max_ms: round(Math.max(...init.samples, 0), 1),
           within_init_target: init.error === undefined && median(init.samples) <= COLD_INIT_TARGET_MS,
           top: bundle.top,
+          aws_sdk: bundle.aws_sdk,
           ...(init.error ? { error: init.error } : {}),
         });
       }

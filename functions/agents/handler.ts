@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import type { AgentRegistration, HeartbeatRequest } from '#core/wire';
-import { documentClient } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
 import { loadConfig, TableEnv } from '#shared/config';
 import { type HttpRequest, httpHandler, httpRouter, routeById } from '#shared/http';
 import { AgentRepository } from '#shared/repository/agents';

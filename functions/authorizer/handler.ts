@@ -10,7 +10,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import * as z from 'zod';
 import { type AuthorizerEvent, authorizeRequest } from '#shared/auth/authorize';
 import { SigningKeys, secretStagesFromSecretsManager } from '#shared/auth/signing-keys';
-import { secretsManager } from '#shared/clients';
+import { secretsManager } from '#shared/clients/secrets-manager';
 import { JwtEnv, loadConfig } from '#shared/config';
 import { logger } from '#shared/powertools';
 

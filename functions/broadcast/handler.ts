@@ -9,7 +9,7 @@ import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { DomainEvent } from '#core/wire';
-import { documentClient } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
 import { loadConfig, TableEnv } from '#shared/config';
 import { logger } from '#shared/powertools';
 import { createBroadcaster, managementClient, sendToConnection, WebSocketEnv } from '#shared/progress-stream';

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import type { DeadLetter, DeadLetterList, DeadLetterQueue, RedriveRequest, RedriveResult } from '#core/wire';
-import { sqs } from '#shared/clients';
+import { sqs } from '#shared/clients/sqs';
 import { DeadLetterEnv, loadConfig } from '#shared/config';
 import { ApiError, ConflictError, NotFoundError } from '#shared/errors';
 import { httpHandler, httpRouter, routeById } from '#shared/http';

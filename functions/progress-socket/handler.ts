@@ -9,7 +9,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { documentClient } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
 import { loadConfig, TableEnv } from '#shared/config';
 import { logger } from '#shared/powertools';
 import {

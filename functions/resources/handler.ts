@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { optimizeResources } from '#core/triage';
 import type { OptimizeRequest } from '#core/wire';
-import { documentClient } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
 import { loadConfig, TableEnv } from '#shared/config';
 import { httpHandler, routeById } from '#shared/http';
 import { logger } from '#shared/powertools';

@@ -2,7 +2,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { type RotationEvent, rotateSigningKey } from '#shared/auth/rotation';
-import { secretsManager } from '#shared/clients';
+import { secretsManager } from '#shared/clients/secrets-manager';
 import { logger } from '#shared/powertools';
 
 export const handler = middy(async (event: RotationEvent): Promise<void> => {

@@ -4,7 +4,9 @@
  */
 import * as z from 'zod';
 import { CircuitEnv } from '#shared/circuit-config';
-import { documentClient, eventBridge, sfn } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
+import { eventBridge } from '#shared/clients/eventbridge';
+import { sfn } from '#shared/clients/sfn';
 import { loadConfig, StateMachineEnv, SweepTimingEnv, TableEnv } from '#shared/config';
 import { agentHealthPublisher } from '#shared/domain-events';
 import { createSweep, reportSweep, type SweepReport } from '#shared/health-sweep';

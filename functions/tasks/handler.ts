@@ -16,7 +16,8 @@ import type {
   TaskHeartbeatRequest,
   TaskSuccessRequest,
 } from '#core/wire';
-import { documentClient, sfn } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
+import { sfn } from '#shared/clients/sfn';
 import { loadConfig, TableEnv } from '#shared/config';
 import { ApiError, ForbiddenError } from '#shared/errors';
 import { type HttpRequest, httpHandler, httpRouter, requirePrincipal, routeById } from '#shared/http';

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { triageIssues } from '#core/triage';
 import type { IssueTriageRequest } from '#core/wire';
-import { documentClient } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
 import { loadConfig, TableEnv } from '#shared/config';
 import { httpHandler, routeById } from '#shared/http';
 import { recordTriage } from '#shared/powertools';

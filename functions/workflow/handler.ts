@@ -6,7 +6,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import { CircuitEnv } from '#shared/circuit-config';
-import { documentClient, eventBridge, sfn, sqs } from '#shared/clients';
+import { documentClient } from '#shared/clients/dynamodb';
+import { eventBridge } from '#shared/clients/eventbridge';
+import { sfn } from '#shared/clients/sfn';
+import { sqs } from '#shared/clients/sqs';
 import { loadConfig, TableEnv } from '#shared/config';
 import { eventBridgePublisher } from '#shared/domain-events';
 import { logger, metrics } from '#shared/powertools';

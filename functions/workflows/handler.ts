@@ -15,7 +15,8 @@ import type {
 } from '#core/wire';
 import { MAX_WORKFLOW_STEPS } from '#core/workflow';
 import { backlogGateFromEnv } from '#shared/backpressure';
-import { documentClient, dynamodb, sfn } from '#shared/clients';
+import { documentClient, dynamodb } from '#shared/clients/dynamodb';
+import { sfn } from '#shared/clients/sfn';
 import { BacklogEnv, loadConfig, StateMachineEnv, TableEnv } from '#shared/config';
 import { PlanTooLargeError, ValidationError } from '#shared/errors';
 import { type HttpRequest, httpHandler, httpRouter, requirePrincipal } from '#shared/http';

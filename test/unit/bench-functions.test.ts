@@ -4,6 +4,7 @@ import {
   bundleFunction,
   coldInit,
   contributors,
+  externalSdkPackages,
   functionEntries,
   median,
   sourceOf,
@@ -48,6 +49,52 @@ describe('bench functions', () => {
       { source: 'functions/core', bytes: 40 },
     ]);
   });
+
+  it('lists the external AWS SDK packages a metafile imports, once each', () => {
+    // Prepare
+    const metafile = {
+      outputs: {},
+      inputs: {
+        'functions/a.ts': {
+          bytes: 1,
+          imports: [
+            { path: '@aws-sdk/client-sqs', kind: 'import-statement', external: true },
+            { path: 'functions/b.ts', kind: 'import-statement' },
+            { path: 'zod', kind: 'import-statement', external: true },
+          ],
+        },
+        'functions/b.ts': {
+          bytes: 1,
+          imports: [
+            { path: '@aws-sdk/client-dynamodb', kind: 'import-statement', external: true },
+            { path: '@aws-sdk/client-sqs', kind: 'require-call', external: true },
+          ],
+        },
+      },
+    } as unknown as Metafile;
+
+    // Act / Assess
+    expect(externalSdkPackages(metafile)).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs']);
+  });
+
+  it.each([
+    ['authorizer', ['@aws-sdk/client-secrets-manager']],
+    ['dlq', ['@aws-sdk/client-sqs']],
+    ['triage', ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']],
+  ])(
+    'bundles %s with only the SDK packages it uses (each one is cold-start time)',
+    async (name, sdk) => {
+      // Prepare
+      const entry = functionEntries().find((e) => e.name === name);
+
+      // Act
+      const bundle = await bundleFunction(entry as NonNullable<typeof entry>);
+
+      // Assess
+      expect(bundle.aws_sdk).toEqual(sdk);
+    },
+    60_000,
+  );
 
   it('takes the median of odd and even samples', () => {
     expect(median([3, 1, 2])).toBe(2);

@@ -24,8 +24,8 @@ import {
   cancellationCodes,
   type DocumentSender,
   isConditionalCheckFailed,
-  queryAll,
 } from '#shared/repository/dynamo-errors';
+import { queryAll } from '#shared/repository/query-all';
 import { keys, TTL_ATTRIBUTE } from '#shared/table-design';
 
 /** API Gateway's maximum WebSocket connection duration. */

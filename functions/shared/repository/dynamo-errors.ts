@@ -1,8 +1,9 @@
 /**
  * DynamoDB failures the repositories turn into API errors. Matched by `name`, the
- * stable part of an SDK v3 service exception.
+ * stable part of an SDK v3 service exception. It loads no SDK package (a type import only), so
+ * a function that only names errors does not load the DynamoDB client at cold start.
  */
-import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiError } from '#shared/errors';
 
 /** What a repository needs of the DocumentClient; tests pass an in-memory table. */
@@ -42,27 +43,4 @@ export function asThrottled(error: unknown): unknown {
     cause: error,
     headers: { 'retry-after': '1' },
   });
-}
-
-/**
- * Every page of a Query, up to `max` items (the last page may overshoot it), with throttling
- * mapped to 429.
- * @example
- * const items = await queryAll(db, { TableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues });
- */
-export async function queryAll(
-  db: DocumentSender,
-  input: QueryCommandInput,
-  max = Number.POSITIVE_INFINITY,
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const page = await db
-      .send(new QueryCommand({ ...input, ExclusiveStartKey: cursor }))
-      .catch((error: unknown) => Promise.reject(asThrottled(error)));
-    items.push(...(page.Items ?? []));
-    cursor = page.LastEvaluatedKey;
-  } while (cursor && items.length < max);
-  return items;
 }

@@ -27,8 +27,8 @@ import {
   type DocumentSender,
   errorName,
   isConditionalCheckFailed,
-  queryAll,
 } from '#shared/repository/dynamo-errors';
+import { queryAll } from '#shared/repository/query-all';
 import { GSI1, GSI1_PARTITIONS, keys } from '#shared/table-design';
 
 export type Item = Record<string, unknown>;

@@ -59,8 +59,8 @@ import {
   cancellationCodes,
   type DocumentSender,
   isConditionalCheckFailed,
-  queryAll,
 } from '#shared/repository/dynamo-errors';
+import { queryAll } from '#shared/repository/query-all';
 import { MAX_STORED_ISSUE_BYTES } from '#shared/request-rules';
 import { GSI1, GSI1_PARTITIONS, keys } from '#shared/table-design';
 

@@ -181,6 +181,13 @@ export function lambdaContext(functionName: string): Context {
 
 // ---------------------------------------------------------------- the API
 
+/** Every SDK client the handlers share, from their modules in functions/shared/clients/. */
+export type SharedClients = typeof import('#shared/clients/dynamodb') &
+  typeof import('#shared/clients/eventbridge') &
+  typeof import('#shared/clients/secrets-manager') &
+  typeof import('#shared/clients/sfn') &
+  typeof import('#shared/clients/sqs');
+
 export interface ApiRequest {
   readonly operationId: string;
   /** Sent as `Authorization: Bearer <token>`; omitted: no Authorization header. */
@@ -217,7 +224,7 @@ export interface Api {
   /** Authorizer (for protected routes), then the route's function. */
   call(request: ApiRequest): Promise<ApiAnswer>;
   /** The SDK clients the handlers share (module scope), e.g. to observe their calls. */
-  readonly clients: typeof import('#shared/clients');
+  readonly clients: SharedClients;
   readonly workflows: typeof import('#shared/repository/workflows');
   /** Step Functions and SQS, with the recovery state machine and the agent queues. */
   readonly runtime: WorkflowRuntime;
@@ -270,7 +277,13 @@ async function buildApi(): Promise<Api> {
     Object.entries(FUNCTIONS).map(async ([name, load]) => [name, (await load()).handler] as const),
   );
   const handlers = new Map<string, ProxyHandler>(entries);
-  const clients = await import('#shared/clients');
+  const clients: SharedClients = {
+    ...(await import('#shared/clients/dynamodb')),
+    ...(await import('#shared/clients/eventbridge')),
+    ...(await import('#shared/clients/secrets-manager')),
+    ...(await import('#shared/clients/sfn')),
+    ...(await import('#shared/clients/sqs')),
+  };
   const workflows = await import('#shared/repository/workflows');
 
   const authorize = (request: ApiRequest): Promise<APIGatewayAuthorizerResult> => {

@@ -1,6 +1,6 @@
 /**
  * The SDK retry policy the handlers' clients use (SDK_RETRY_OPTIONS in
- * functions/shared/clients.ts), over the real SDK and a real HTTP server on 127.0.0.1 that
+ * functions/shared/clients/retry.ts), over the real SDK and a real HTTP server on 127.0.0.1 that
  * speaks Step Functions' JSON protocol (awsJson1_0) and throttles on demand: a throttled call
  * is retried and succeeds, and one that is always throttled fails after exactly `maxAttempts`
  * requests with the service's ThrottlingException.
@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { SDK_RETRY_OPTIONS } from '#shared/clients';
+import { SDK_RETRY_OPTIONS } from '#shared/clients/retry';
 
 interface SeenRequest {
   readonly target: string;
@@ -60,7 +60,7 @@ async function startFakeStepFunctions(throttled: number): Promise<{
 let fake: Awaited<ReturnType<typeof startFakeStepFunctions>> | undefined;
 let client: SFNClient | undefined;
 
-/** A client built exactly as clients.ts builds `sfn`, pointed at the fake service. */
+/** A client built exactly as clients/sfn.ts builds `sfn`, pointed at the fake service. */
 function clientFor(endpoint: string): SFNClient {
   client = new SFNClient({
     ...SDK_RETRY_OPTIONS,

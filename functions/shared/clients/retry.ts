@@ -1,21 +1,18 @@
 /**
- * AWS SDK clients, created once per execution environment.
+ * AWS SDK clients, one module per service, each created once per execution environment.
+ *
+ * One module per client because `@aws-sdk/*` stays external to the bundles (Lambda's runtime
+ * has it): esbuild keeps every `require` of an external package a bundle imports, used or
+ * not, so a single module of all clients made every function load all six packages at cold
+ * start. A function now loads only the clients it imports.
  *
  * No endpoint is set here: the SDK reads the standard variables (`AWS_ENDPOINT_URL`,
- * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...), which is how
- * the offline runtime and LocalStack redirect the same code. `@__PURE__` lets esbuild
- * drop a client a function never uses.
+ * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...), which is how the
+ * offline runtime and LocalStack redirect the same code.
  *
  * Retries: DynamoDB, SFN, SQS and EventBridge use SDK_RETRY_OPTIONS, stated here rather than
  * left to the SDK's defaults (3 attempts) or to AWS_MAX_ATTEMPTS / AWS_RETRY_MODE.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
 /**
  * The SDK v3 `standard` retry strategy with 5 attempts (1 try + 4 retries). As implemented in
  * @smithy/core 3.41 (dist-es/submodules/retry/util-retry: StandardRetryStrategy.js,
@@ -32,18 +29,3 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
  * expected) inside an API request's 29 s; anything longer surfaces as 429 THROTTLED.
  */
 export const SDK_RETRY_OPTIONS = { maxAttempts: 5, retryMode: 'standard' } as const;
-
-export const dynamodb: DynamoDBClient = /* @__PURE__ */ new DynamoDBClient({ ...SDK_RETRY_OPTIONS });
-
-/** Plain JavaScript values in and out; `undefined` attributes are dropped, not rejected. */
-export const documentClient: DynamoDBDocumentClient = /* @__PURE__ */ DynamoDBDocumentClient.from(dynamodb, {
-  marshallOptions: { removeUndefinedValues: true },
-});
-
-export const secretsManager: SecretsManagerClient = /* @__PURE__ */ new SecretsManagerClient({});
-
-export const sfn: SFNClient = /* @__PURE__ */ new SFNClient({ ...SDK_RETRY_OPTIONS });
-
-export const sqs: SQSClient = /* @__PURE__ */ new SQSClient({ ...SDK_RETRY_OPTIONS });
-
-export const eventBridge: EventBridgeClient = /* @__PURE__ */ new EventBridgeClient({ ...SDK_RETRY_OPTIONS });
