@@ -9,8 +9,14 @@
  * also counts StartExecution, Plan, the wave ordering and the final Task.
  *
  *   overhead ratio = (wall − agent work) / wall        per-step cost = (wall − agent work) / M
+ *
+ * The execution history splits that wall time in two: the steps' span, from the first wave's
+ * OrderWave to the last Record, holds what each step costs (dispatch, callback, Record and the
+ * transitions between them: `step_cost_ms`); the rest is paid once per workflow (POST workflows,
+ * StartExecution, Plan, Complete: `workflow_fixed_ms`), so it weighs less on longer workflows.
  */
 import { randomUUID } from 'node:crypto';
+import { type HistoryEvent, paginateGetExecutionHistory, SFNClient } from '@aws-sdk/client-sfn';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { benchOperatorHeaders, openChaosTarget } from './chaos/target';
 import type { DecisionLine } from './decisions';
@@ -41,6 +47,33 @@ export function chainPlan(id: string, steps: number, delayMs: number) {
   };
 }
 
+/**
+ * The steps' span in an execution history: from the first OrderWave entered to the last Record
+ * exited, in epoch ms; undefined when the history holds no such pair.
+ */
+export function stepSpanOf(events: readonly HistoryEvent[]): { from: number; to: number } | undefined {
+  let from: number | undefined;
+  let to: number | undefined;
+  for (const event of events) {
+    const at = event.timestamp?.getTime();
+    if (at === undefined) continue;
+    if (event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'OrderWave')
+      from = Math.min(from ?? at, at);
+    if (event.type === 'TaskStateExited' && event.stateExitedEventDetails?.name === 'Record')
+      to = Math.max(to ?? at, at);
+  }
+  return from !== undefined && to !== undefined && to >= from ? { from, to } : undefined;
+}
+
+async function stepSpan(sfn: SFNClient, executionArn: string) {
+  const events: HistoryEvent[] = [];
+  for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn }))
+    events.push(...(page.events ?? []));
+  const span = stepSpanOf(events);
+  if (!span) throw new Error(`the history of ${executionArn} has no OrderWave and Record states`);
+  return span.to - span.from;
+}
+
 /** Overhead figures of one finished workflow. */
 export function overheadOf(detail: Detail, steps: number, delayMs: number) {
   const wall = Date.parse(detail.updated_at) - Date.parse(detail.created_at);
@@ -54,6 +87,7 @@ export async function benchOverhead(
   info: (message: string) => void,
 ): Promise<void> {
   const target = await openChaosTarget(process.env, { referenceAgents: true });
+  const sfn = new SFNClient({ ...target.aws });
   try {
     const headers = await benchOperatorHeaders(target);
     const concurrent = quick ? 2 : 4;
@@ -80,17 +114,17 @@ export async function benchOverhead(
             headers: { ...headers, 'idempotency-key': key },
             body: JSON.stringify(chainPlan(`bench-${key.slice(0, 8)}`, steps, Math.max(0, delayMs))),
           });
-          const body = (await response.json()) as { workflow_id?: string };
-          if (response.status !== 202 || !body.workflow_id)
+          const body = (await response.json()) as { workflow_id?: string; execution_arn?: string };
+          if (response.status !== 202 || !body.workflow_id || !body.execution_arn)
             throw new Error(
               `POST workflows answered ${response.status}: ${JSON.stringify(body).slice(0, 300)}`,
             );
-          return body.workflow_id;
+          return { id: body.workflow_id, arn: body.execution_arn };
         }),
       );
       const deadline = Date.now() + 120_000 + steps * Math.max(0, delayMs) * 3;
       const details = await Promise.all(
-        ids.map(async (id) => {
+        ids.map(async ({ id }) => {
           for (;;) {
             const response = await fetch(target.url(`workflows/${id}`), { headers });
             const detail = (await response.json()) as Detail;
@@ -109,6 +143,12 @@ export async function benchOverhead(
       const perStep = figures.map((f) => f.per_step_ms).sort((a, b) => a - b);
       const ratios = figures.map((f) => f.ratio).sort((a, b) => a - b);
       const walls = figures.map((f) => f.wall_ms).sort((a, b) => a - b);
+      const spans = await Promise.all(ids.map(({ arn }) => stepSpan(sfn, arn)));
+      const work = steps * delayMs;
+      const stepCosts = spans.map((span) => (span - work) / steps).sort((a, b) => a - b);
+      const fixed = figures.map((f, k) => f.wall_ms - (spans[k] ?? 0)).sort((a, b) => a - b);
+      const stepCost = percentile(stepCosts, 0.5);
+      const stepRatio = stepCost / (stepCost + delayMs);
       emit({
         bench: 'orchestration_overhead',
         n: steps,
@@ -120,10 +160,16 @@ export async function benchOverhead(
         overhead_ratio: Math.round(percentile(ratios, 0.5) * 1000) / 1000,
         under_10_percent: delayMs === 0 ? null : percentile(ratios, 0.5) < 0.1,
         under_3_percent: delayMs === 0 ? null : percentile(ratios, 0.5) < 0.03,
+        step_cost_ms: Math.round(stepCost * 10) / 10,
+        step_cost_max_ms: Math.round((stepCosts.at(-1) ?? Number.NaN) * 10) / 10,
+        step_overhead_ratio: Math.round(stepRatio * 1000) / 1000,
+        step_under_3_percent: delayMs === 0 ? null : stepRatio < 0.03,
+        workflow_fixed_ms: Math.round(percentile(fixed, 0.5)),
         failed,
       });
     }
   } finally {
+    sfn.destroy();
     await target.stop();
   }
 }

@@ -84,6 +84,7 @@ export function buildApp(props: BuildAppProps = {}): BuiltApp {
     stalledAfterSeconds: numberFrom(app, 'stalledAfterSeconds'),
     maxBacklogIssues: numberFrom(app, 'maxBacklogIssues'),
     backlogRetryAfterSeconds: numberFrom(app, 'backlogRetryAfterSeconds'),
+    workflowMemorySize: numberFrom(app, 'workflowMemorySize'),
     circuitBreaker: circuitBreakerFrom(app),
     ...props.stackProps,
   });

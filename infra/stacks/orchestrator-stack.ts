@@ -98,6 +98,13 @@ export interface OrchestratorStackProps extends StackProps {
   readonly backlogRetryAfterSeconds?: number;
 
   /**
+   * Memory of the workflow function (the state machine's Tasks), in MB: an integer from 128
+   * to 10,240. See `RecoveryWorkflowProps.memorySize` (constructs/recovery-workflow.ts).
+   * @default 512
+   */
+  readonly workflowMemorySize?: number;
+
+  /**
    * Per-agent circuit breaker tuning, merged over DEFAULT_CIRCUIT_CONFIG and checked with
    * validateCircuitConfig at synth; the workflow, agents and sweep functions get the result
    * as `CIRCUIT_BREAKER` (JSON).
@@ -161,6 +168,7 @@ export class OrchestratorStack extends Stack {
       table: this.table,
       agentQueues: this.referenceAgents.agents.map((a) => ({ key: a.agent_id, queue: a.queue })),
       circuitBreaker: this.circuitBreaker,
+      memorySize: lambdaMemory('workflowMemorySize', props.workflowMemorySize),
       logLevel: props.logLevel,
       removalPolicy,
     });
@@ -265,6 +273,12 @@ export class OrchestratorStack extends Stack {
       description: 'JSON object: agent category -> URL of its dead-letter queue',
     });
   }
+}
+
+/** Lambda's memory range: 128 MB to 10,240 MB, in whole MB. */
+function lambdaMemory(name: string, value: number | undefined): number | undefined {
+  if (value === undefined || (Number.isInteger(value) && value >= 128 && value <= 10_240)) return value;
+  throw new Error(`${name} must be an integer from 128 to 10240 (MB), got ${value}`);
 }
 
 function positiveInteger(name: string, value: number | undefined): number | undefined {

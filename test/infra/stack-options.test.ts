@@ -101,3 +101,30 @@ describe('stage settings', () => {
     expect(acknowledged).not.toContain('AwsSolutions-APIG6');
   });
 });
+
+describe('context workflowMemorySize', () => {
+  /** The MemorySize of the workflow Lambda, found by the description RecoveryWorkflow gives it. */
+  function workflowMemory(json: CfnTemplate): unknown {
+    const workflows = resourcesOfType(json, 'AWS::Lambda::Function').filter(([, resource]) =>
+      String(resource.Properties?.Description).startsWith('Master Orchestrator recovery workflow Tasks'),
+    );
+    expect(workflows).toHaveLength(1);
+    return workflows[0]?.[1].Properties?.MemorySize;
+  }
+
+  it('keeps 512 MB by default and takes the size asked for', () => {
+    // Act
+    const byDefault = synth();
+    const larger = synth({ context: { workflowMemorySize: '1769' } });
+
+    // Assess
+    expect(workflowMemory(byDefault.json)).toBe(512);
+    expect(workflowMemory(larger.json)).toBe(1769);
+  });
+
+  it.each(['64', '10241', '1024.5', 'lots'])('rejects workflowMemorySize=%s', (value) => {
+    expect(() => buildApp({ env: {}, context: { ...NO_BUNDLING, workflowMemorySize: value } })).toThrow(
+      /workflowMemorySize must be/,
+    );
+  });
+});
