@@ -61,7 +61,7 @@ export async function benchDecisions(
   emit: (line: DecisionLine) => void,
   info: (message: string) => void,
 ): Promise<void> {
-  const target = await openChaosTarget(process.env, { referenceAgents: true });
+  const target = await openChaosTarget(process.env, { referenceAgents: true, steadyState: true });
   try {
     const headers = await benchOperatorHeaders(target);
     const routes = [

@@ -86,7 +86,7 @@ export async function benchOverhead(
   emit: (line: DecisionLine) => void,
   info: (message: string) => void,
 ): Promise<void> {
-  const target = await openChaosTarget(process.env, { referenceAgents: true });
+  const target = await openChaosTarget(process.env, { referenceAgents: true, steadyState: true });
   const sfn = new SFNClient({ ...target.aws });
   try {
     const headers = await benchOperatorHeaders(target);

@@ -314,7 +314,7 @@ class Session {
   ) {}
 
   static async open(info: Info): Promise<Session> {
-    const target = await openChaosTarget(process.env, { referenceAgents: true });
+    const target = await openChaosTarget(process.env, { referenceAgents: true, steadyState: true });
     const session = new Session(target, new SFNClient({ ...target.aws }), await benchOperatorHeaders(target));
     await session.subscribe(info);
     return session;

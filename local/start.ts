@@ -17,9 +17,11 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
+import { STEADY_STATE_JVM_ARGS } from './dynamodb-local';
 import { findJava, JavaMissingError } from './java';
 import { describeRegistration, registerReferenceAgents } from './reference-agents';
 import { DEFAULT_PORT, HEALTH_PATH } from './runtime/edge';
+import { createProviders } from './runtime/providers/index';
 import { type Runtime, startRuntime } from './runtime/runtime';
 import { synthesize } from './runtime/synth';
 import { LOCAL_CREDENTIALS } from './runtime/types';
@@ -177,7 +179,9 @@ async function main(): Promise<void> {
   log(`synth ${synth.cached ? 'cached (inputs unchanged)' : 'done'} in ${synth.durationMs} ms`);
   if (shuttingDown) return;
 
-  booting = startRuntime({ port, assemblyDir: synth.assemblyDir, log });
+  // The orchestrator runs for as long as the user keeps it: DynamoDB Local gets the JVM's full JIT.
+  const providers = createProviders({ dynamodb: { dynamoDbLocal: { jvmArgs: STEADY_STATE_JVM_ARGS } } });
+  booting = startRuntime({ port, assemblyDir: synth.assemblyDir, log, providers });
   const runtime = await booting;
   if (shuttingDown) return;
 

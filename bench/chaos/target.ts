@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STEADY_STATE_JVM_ARGS } from '#local/dynamodb-local';
+import { createProviders } from '#local/runtime/providers/index';
 import { LOCAL_CREDENTIALS } from '#local/runtime/types';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import type { Role } from '#shared/routes';
@@ -46,13 +48,22 @@ export async function benchOperatorHeaders(target: ChaosTarget): Promise<Record<
   return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 }
 
+export interface ChaosTargetOptions extends TargetOptions {
+  /**
+   * Boot the runtime as `npm start` does for a long run (DynamoDB Local with the JVM's full JIT)
+   * rather than for a quick test: what the benches measure.
+   * @default false
+   */
+  readonly steadyState?: boolean;
+}
+
 /**
  * Resolves the target from the environment; `stop()` it when done. With `referenceAgents`, a
  * runtime booted here gets the reference agents registered, as `npm start` does.
  */
 export async function openChaosTarget(
   env: NodeJS.ProcessEnv = process.env,
-  options: TargetOptions = {},
+  options: ChaosTargetOptions = {},
 ): Promise<ChaosTarget> {
   const file = env.E2E_OUTPUTS;
   if (file) {
@@ -66,7 +77,11 @@ export async function openChaosTarget(
       stop: target.stop,
     };
   }
-  const { runtime } = await bootRuntime();
+  const { runtime } = await bootRuntime(
+    options.steadyState
+      ? { providers: createProviders({ dynamodb: { dynamoDbLocal: { jvmArgs: STEADY_STATE_JVM_ARGS } } }) }
+      : {},
+  );
   const aws: AwsAccess = {
     endpoint: runtime.endpoint,
     region: runtime.region,
