@@ -149,6 +149,13 @@ export interface UsageDelta {
   /** Capacity units (read + write) by operation: where the DynamoDB bill comes from. */
   readonly dynamodb_units_by_operation: Record<string, number>;
   readonly dynamodb_requests_by_operation: Record<string, number>;
+  /**
+   * Transactions cancelled (a condition failed, or a concurrent change won) and single writes
+   * refused by their condition. DynamoDB bills them, DynamoDB Local reports no units for them,
+   * so they are counted here and not priced.
+   */
+  readonly dynamodb_transactions_cancelled: number;
+  readonly dynamodb_conditional_failures: number;
   /** SQS requests through the API (the orchestrator's sends, an agent's own calls). */
   readonly sqs_api_requests: number;
   /** The agents' event source mappings: receives (including empty long polls) and delete batches. */
@@ -214,6 +221,8 @@ export function usageDelta(before: UsageCounters, after: UsageCounters): UsageDe
     dynamodb_requests: d((u) => sum(u.requests.dynamodb)),
     dynamodb_units_by_operation: unitsByOperation,
     dynamodb_requests_by_operation: requestsByOperation,
+    dynamodb_transactions_cancelled: d((u) => num(u.services.dynamodb, 'transactions_cancelled')),
+    dynamodb_conditional_failures: d((u) => num(u.services.dynamodb, 'conditional_failures')),
     sqs_api_requests: d((u) => sum(u.requests.sqs)),
     sqs_poller_requests: d((u) => num(esm(u), 'receive_requests') + num(esm(u), 'delete_batch_requests')),
     rest_api_requests: d((u) => u.requests['execute-api']?.Invoke ?? 0),

@@ -76,6 +76,8 @@ describe('usageDelta and priceOf', () => {
       dynamodb: {
         read_units: 10 * scale,
         write_units: 16 * scale,
+        transactions_cancelled: 2 * scale,
+        conditional_failures: scale,
         operations: { GetItem: { read_units: 10 * scale, write_units: 0 } },
       },
       'execute-api': { message_units: 3 * scale, connection_ms: 60_000 * scale },
@@ -93,6 +95,8 @@ describe('usageDelta and priceOf', () => {
       dynamodb_write_units: 32,
       dynamodb_requests: 28,
       dynamodb_units_by_operation: { GetItem: 20 },
+      dynamodb_transactions_cancelled: 4,
+      dynamodb_conditional_failures: 2,
       sqs_api_requests: 4,
       sqs_poller_requests: 8,
       rest_api_requests: 2,
