@@ -16,11 +16,12 @@
  * StartExecution, Plan, Complete: `workflow_fixed_ms`), so it weighs less on longer workflows.
  */
 import { randomUUID } from 'node:crypto';
-import { type HistoryEvent, paginateGetExecutionHistory, SFNClient } from '@aws-sdk/client-sfn';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { TERMINAL_WORKFLOW_STATUSES } from '#core/workflow';
 import { benchOperatorHeaders, openChaosTarget } from './chaos/target';
 import type { DecisionLine } from './decisions';
 import { percentile } from './decisions';
+import { executionHistory } from './workflows';
 
 interface Detail {
   readonly status: string;
@@ -66,10 +67,7 @@ export function stepSpanOf(events: readonly HistoryEvent[]): { from: number; to:
 }
 
 async function stepSpan(sfn: SFNClient, executionArn: string) {
-  const events: HistoryEvent[] = [];
-  for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn }))
-    events.push(...(page.events ?? []));
-  const span = stepSpanOf(events);
+  const span = stepSpanOf(await executionHistory(sfn, executionArn));
   if (!span) throw new Error(`the history of ${executionArn} has no OrderWave and Record states`);
   return span.to - span.from;
 }

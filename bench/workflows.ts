@@ -264,7 +264,15 @@ export interface HistoryCounts {
   readonly by_state: Record<string, number>;
 }
 
-/** State transitions and history events of the given executions (GetExecutionHistory, paged). */
+/** Every event of one execution's history, oldest first (GetExecutionHistory, paged). */
+export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn }))
+    events.push(...(page.events ?? []));
+  return events;
+}
+
+/** State transitions and history events of the given executions. */
 export async function historyCounts(
   sfn: SFNClient,
   executionArns: readonly string[],
@@ -273,14 +281,12 @@ export async function historyCounts(
   let events = 0;
   const byState: Record<string, number> = {};
   for (const executionArn of executionArns) {
-    for await (const page of paginateGetExecutionHistory({ client: sfn, pageSize: 1000 }, { executionArn })) {
-      for (const event of page.events ?? []) {
-        events += 1;
-        const name = enteredState(event);
-        if (name === undefined) continue;
-        transitions += 1;
-        byState[name] = (byState[name] ?? 0) + 1;
-      }
+    for (const event of await executionHistory(sfn, executionArn)) {
+      events += 1;
+      const name = enteredState(event);
+      if (name === undefined) continue;
+      transitions += 1;
+      byState[name] = (byState[name] ?? 0) + 1;
     }
   }
   return { transitions, events, by_state: byState };

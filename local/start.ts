@@ -17,11 +17,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
-import { STEADY_STATE_JVM_ARGS } from './dynamodb-local';
 import { findJava, JavaMissingError } from './java';
 import { describeRegistration, registerReferenceAgents } from './reference-agents';
 import { DEFAULT_PORT, HEALTH_PATH } from './runtime/edge';
-import { createProviders } from './runtime/providers/index';
+import { steadyStateProviders } from './runtime/providers/index';
 import { type Runtime, startRuntime } from './runtime/runtime';
 import { synthesize } from './runtime/synth';
 import { LOCAL_CREDENTIALS } from './runtime/types';
@@ -180,8 +179,7 @@ async function main(): Promise<void> {
   if (shuttingDown) return;
 
   // The orchestrator runs for as long as the user keeps it: DynamoDB Local gets the JVM's full JIT.
-  const providers = createProviders({ dynamodb: { dynamoDbLocal: { jvmArgs: STEADY_STATE_JVM_ARGS } } });
-  booting = startRuntime({ port, assemblyDir: synth.assemblyDir, log, providers });
+  booting = startRuntime({ port, assemblyDir: synth.assemblyDir, log, providers: steadyStateProviders() });
   const runtime = await booting;
   if (shuttingDown) return;
 

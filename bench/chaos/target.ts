@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STEADY_STATE_JVM_ARGS } from '#local/dynamodb-local';
-import { createProviders } from '#local/runtime/providers/index';
+import { steadyStateProviders } from '#local/runtime/providers/index';
 import { LOCAL_CREDENTIALS } from '#local/runtime/types';
 import { keyFromSecret, signToken } from '#shared/auth/jwt';
 import type { Role } from '#shared/routes';
@@ -77,11 +76,7 @@ export async function openChaosTarget(
       stop: target.stop,
     };
   }
-  const { runtime } = await bootRuntime(
-    options.steadyState
-      ? { providers: createProviders({ dynamodb: { dynamoDbLocal: { jvmArgs: STEADY_STATE_JVM_ARGS } } }) }
-      : {},
-  );
+  const { runtime } = await bootRuntime(options.steadyState ? { providers: steadyStateProviders() } : {});
   const aws: AwsAccess = {
     endpoint: runtime.endpoint,
     region: runtime.region,

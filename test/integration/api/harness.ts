@@ -182,11 +182,16 @@ export function lambdaContext(functionName: string): Context {
 // ---------------------------------------------------------------- the API
 
 /** Every SDK client the handlers share, from their modules in functions/shared/clients/. */
-export type SharedClients = typeof import('#shared/clients/dynamodb') &
-  typeof import('#shared/clients/eventbridge') &
-  typeof import('#shared/clients/secrets-manager') &
-  typeof import('#shared/clients/sfn') &
-  typeof import('#shared/clients/sqs');
+async function loadSharedClients() {
+  return {
+    ...(await import('#shared/clients/dynamodb')),
+    ...(await import('#shared/clients/eventbridge')),
+    ...(await import('#shared/clients/secrets-manager')),
+    ...(await import('#shared/clients/sfn')),
+    ...(await import('#shared/clients/sqs')),
+  };
+}
+export type SharedClients = Awaited<ReturnType<typeof loadSharedClients>>;
 
 export interface ApiRequest {
   readonly operationId: string;
@@ -277,13 +282,7 @@ async function buildApi(): Promise<Api> {
     Object.entries(FUNCTIONS).map(async ([name, load]) => [name, (await load()).handler] as const),
   );
   const handlers = new Map<string, ProxyHandler>(entries);
-  const clients: SharedClients = {
-    ...(await import('#shared/clients/dynamodb')),
-    ...(await import('#shared/clients/eventbridge')),
-    ...(await import('#shared/clients/secrets-manager')),
-    ...(await import('#shared/clients/sfn')),
-    ...(await import('#shared/clients/sqs')),
-  };
+  const clients = await loadSharedClients();
   const workflows = await import('#shared/repository/workflows');
 
   const authorize = (request: ApiRequest): Promise<APIGatewayAuthorizerResult> => {
